@@ -1,0 +1,44 @@
+"""clipscale: scaling laws for CLIP (and any other) training runs.
+
+Fit pure, saturating, shifted and broken power laws without starting values, get standard
+errors and diagnostics, and reproduce published scaling-law fits.
+
+>>> from clipscale import fit_power_law
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import forms
+from .data import read_runs
+from .exceptions import (
+    BoundWarning,
+    ClipscaleError,
+    ClipscaleWarning,
+    DataError,
+    ExtrapolationWarning,
+    FitError,
+    IdentifiabilityWarning,
+)
+from .fitting import fit, fit_power_law
+from .losses import available_losses, get_loss
+from .results import FitResult
+
+__all__ = [
+    "__version__",
+    "forms",
+    "fit",
+    "fit_power_law",
+    "FitResult",
+    "read_runs",
+    "get_loss",
+    "available_losses",
+    "ClipscaleError",
+    "DataError",
+    "FitError",
+    "ClipscaleWarning",
+    "BoundWarning",
+    "IdentifiabilityWarning",
+    "ExtrapolationWarning",
+]

@@ -1,0 +1,117 @@
+"""The declarative base class every functional form derives from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+__all__ = ["Form", "exponent_grid", "log_range"]
+
+Bounds = dict[str, tuple[float, float]]
+
+
+class Form:
+    """A scaling-law functional form.
+
+    A form is declarative: it names its parameters, says which of them enter linearly once the
+    others are fixed (so the fitter can solve them exactly), gives default bounds, a grid of
+    candidate values for the nonlinear parameters derived from the data, a numerically stable
+    evaluation and an analytic Jacobian.
+
+    Subclasses set :attr:`name`, :attr:`param_names`, :attr:`linear` and implement
+    :meth:`predict`, :meth:`jacobian`, :meth:`basis` and :meth:`nonlinear_grid`.
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    param_names : tuple of str
+        All parameters, in the order used by :meth:`jacobian`.
+    linear : tuple of str
+        Parameters that enter linearly: ``y = sum_k linear_k * basis_k(nonlinear, x)``.
+    inputs : tuple of str
+        Names of the inputs; one input means ``x`` is a 1-D array.
+    formula : str
+        The formula in plain text.
+    """
+
+    name: ClassVar[str] = ""
+    formula: ClassVar[str] = ""
+    reference: ClassVar[str] = ""
+    inputs: ClassVar[tuple[str, ...]] = ("x",)
+
+    param_names: tuple[str, ...] = ()
+    linear: tuple[str, ...] = ()
+
+    # ----------------------------------------------------------------- declaration
+    @property
+    def nonlinear(self) -> tuple[str, ...]:
+        """Parameters that are not linear (exponents, breaks, shifts)."""
+        return tuple(p for p in self.param_names if p not in self.linear)
+
+    @property
+    def n_params(self) -> int:
+        return len(self.param_names)
+
+    def default_bounds(self) -> Bounds:
+        """Bounds ``{name: (low, high)}`` used unless the caller overrides them."""
+        return {p: (-np.inf, np.inf) for p in self.param_names}
+
+    def spec(self) -> dict[str, Any]:
+        """JSON-able description that :func:`clipscale.forms.from_spec` rebuilds the form from."""
+        return {"name": self.name}
+
+    # ----------------------------------------------------------------- evaluation
+    def predict(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
+        """Evaluate the form at ``x`` with parameters ``p``."""
+        raise NotImplementedError
+
+    def log_predict(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
+        """``log(predict(p, x))``; forms override it where a log-space expression is exact."""
+        yhat = self.predict(p, x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(yhat > 0, np.log(np.where(yhat > 0, yhat, 1.0)), -np.inf)
+
+    def jacobian(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
+        """``d predict / d param``, shape ``(n, n_params)`` in :attr:`param_names` order."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- start search
+    def basis(self, nl: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+        """Columns multiplying the linear parameters, shape ``(G, n, len(linear))``.
+
+        ``nl`` maps each nonlinear parameter to an array of ``G`` candidate values.
+        """
+        raise NotImplementedError
+
+    def nonlinear_grid(self, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+        """Candidate values of each nonlinear parameter, derived from the data."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        extra = {k: v for k, v in self.spec().items() if k != "name"}
+        args = ", ".join(f"{k}={v!r}" for k, v in extra.items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Form) and self.spec() == other.spec()
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.spec().items())))
+
+
+def log_range(x: np.ndarray) -> float:
+    """Width of the data in natural-log units, ``log(max x / min x)`` (at least 1e-3)."""
+    lx = np.log(x[x > 0]) if np.any(x > 0) else np.zeros(1)
+    return max(float(lx.max() - lx.min()), 1e-3)
+
+
+def exponent_grid(x: np.ndarray, *, signed: bool = False, n: int = 32) -> np.ndarray:
+    """Exponents spread so that ``alpha * log-range`` covers 0.01 ... 60 (scale-free grid)."""
+    kappa = np.geomspace(0.01, 60.0, n)
+    grid = kappa / log_range(x)
+    if signed:
+        grid = np.concatenate([-grid[::-1], [0.0], grid])
+    return grid

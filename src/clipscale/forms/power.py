@@ -1,0 +1,56 @@
+"""Pure power law."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ._base import Bounds, Form, exponent_grid
+
+__all__ = ["PowerLaw"]
+
+
+class PowerLaw(Form):
+    r"""Pure power law :math:`y = \beta x^{\alpha}`.
+
+    The law of Cherti et al., "Reproducible scaling laws for contrastive language-image
+    learning" (CVPR 2023), written there as :math:`E = \beta C^{\alpha}` for error ``E`` at
+    compute ``C``; ``alpha < 0`` for a falling error. Evaluated as
+    ``exp(log(beta) + alpha * log(x))`` so ``x = 1e30`` neither overflows nor loses precision.
+
+    Parameters (fitted)
+    -------------------
+    beta : float
+        Scale, > 0.
+    alpha : float
+        Exponent, any sign.
+    """
+
+    name = "power"
+    formula = "y = beta * x**alpha"
+    reference = "Cherti et al. 2023, arXiv:2212.07143"
+    param_names = ("beta", "alpha")
+    linear = ("beta",)
+
+    def default_bounds(self) -> Bounds:
+        return {"beta": (0.0, np.inf), "alpha": (-np.inf, np.inf)}
+
+    def log_predict(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.log(p["beta"]) + p["alpha"] * np.log(x)
+
+    def predict(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        return p["beta"] * np.exp(p["alpha"] * np.log(x))
+
+    def jacobian(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        xa = np.exp(p["alpha"] * np.log(x))
+        return np.column_stack([xa, p["beta"] * xa * np.log(x)])
+
+    def basis(self, nl: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+        return np.exp(np.multiply.outer(nl["alpha"], np.log(x)))[..., None]
+
+    def nonlinear_grid(self, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+        return {"alpha": exponent_grid(x, signed=True, n=24)}

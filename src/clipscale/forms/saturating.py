@@ -1,0 +1,62 @@
+"""Saturating power law (power law plus an irreducible floor)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ._base import Bounds, Form, exponent_grid
+
+__all__ = ["SaturatingPowerLaw"]
+
+
+class SaturatingPowerLaw(Form):
+    r"""Saturating power law :math:`y = E + A x^{-\alpha}`.
+
+    ``E`` is the irreducible error the law approaches as ``x`` grows, ``A`` the scale of the
+    reducible part and ``alpha`` its exponent; the form of Hestness et al. 2017 ("Deep learning
+    scaling is predictable, empirically") and of the one-variable terms of Hoffmann et al. 2022.
+    Evaluated as ``E + A * exp(-alpha * log(x))``; with ``E, A > 0`` the log-space prediction
+    is ``logaddexp(log E, log A - alpha log x)``.
+
+    Parameters (fitted)
+    -------------------
+    E : float
+        Irreducible floor, >= 0 by default.
+    A : float
+        Scale of the reducible term, >= 0 by default.
+    alpha : float
+        Exponent, >= 0 by default.
+    """
+
+    name = "saturating"
+    formula = "y = E + A * x**(-alpha)"
+    reference = "Hestness et al. 2017, arXiv:1712.00409"
+    param_names = ("E", "A", "alpha")
+    linear = ("E", "A")
+
+    def default_bounds(self) -> Bounds:
+        return {"E": (0.0, np.inf), "A": (0.0, np.inf), "alpha": (0.0, np.inf)}
+
+    def predict(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        return p["E"] + p["A"] * np.exp(-p["alpha"] * np.log(x))
+
+    def log_predict(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
+        if p["E"] > 0 and p["A"] > 0:
+            x = np.asarray(x, dtype=float)
+            return np.logaddexp(np.log(p["E"]), np.log(p["A"]) - p["alpha"] * np.log(x))
+        return super().log_predict(p, x)
+
+    def jacobian(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        xa = np.exp(-p["alpha"] * np.log(x))
+        return np.column_stack([np.ones_like(x), xa, -p["A"] * xa * np.log(x)])
+
+    def basis(self, nl: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+        xa = np.exp(-np.multiply.outer(nl["alpha"], np.log(x)))
+        return np.stack([np.ones_like(xa), xa], axis=-1)
+
+    def nonlinear_grid(self, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+        return {"alpha": exponent_grid(x, n=40)}

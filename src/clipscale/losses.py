@@ -1,0 +1,148 @@
+"""Objectives the fitter minimises.
+
+Every loss is a weighted sum over points of ``rho(r_i)`` where ``r_i = t(y_i) - t(yhat_i)`` is a
+residual after a transform ``t`` (identity, ``log`` or ``log1p``):
+
+========== ================ ==================================== ==============
+name       transform ``t``   ``rho(r)``                           least squares
+========== ================ ==================================== ==============
+ls         identity          ``r**2``                             yes
+log_ls     ``log``           ``r**2``                             yes
+msle1p     ``log1p``         ``r**2``                             yes
+huber_log  ``log``           ``scipy.special.huber(delta, r)``    no
+========== ================ ==================================== ==============
+
+``loss_value`` of a fit is exactly ``sum_i w_i * rho(r_i)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import huber
+
+from .exceptions import DataError
+
+__all__ = ["Loss", "get_loss", "available_losses"]
+
+
+def _identity(v: np.ndarray) -> np.ndarray:
+    return v
+
+
+def _one(v: np.ndarray) -> np.ndarray:
+    return np.ones_like(v)
+
+
+def _inv(v: np.ndarray) -> np.ndarray:
+    return 1.0 / v
+
+
+def _inv1p(v: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + v)
+
+
+def _safe_log(v: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(v > 0, np.log(np.where(v > 0, v, 1.0)), -np.inf)
+
+
+def _safe_log1p(v: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(v > -1, np.log1p(np.where(v > -1, v, 0.0)), -np.inf)
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A fitting objective ``sum_i w_i * rho(t(y_i) - t(yhat_i))``.
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    transform : callable
+        ``t``, applied to observed and predicted values.
+    dtransform : callable
+        ``dt/dyhat``.
+    y_greater_than : float or None
+        Observed values must exceed this (0 for ``log``, -1 for ``log1p``).
+    is_least_squares : bool
+        ``rho(r) = r**2``: the fitter can use ``scipy.optimize.least_squares`` directly.
+    delta : float or None
+        Huber threshold, for ``huber_log``.
+    """
+
+    name: str
+    transform: Callable[[np.ndarray], np.ndarray]
+    dtransform: Callable[[np.ndarray], np.ndarray]
+    y_greater_than: float | None
+    is_least_squares: bool
+    delta: float | None = None
+
+    @property
+    def log_space(self) -> bool:
+        """True when residuals are differences of logs."""
+        return self.name in ("log_ls", "huber_log")
+
+    def rho(self, r: np.ndarray) -> np.ndarray:
+        """Per-point loss of residual ``r``."""
+        if self.is_least_squares:
+            return r * r
+        return huber(self.delta, r)
+
+    def drho(self, r: np.ndarray) -> np.ndarray:
+        """Derivative of :meth:`rho` with respect to ``r``."""
+        if self.is_least_squares:
+            return 2.0 * r
+        return np.clip(r, -self.delta, self.delta)
+
+    def value(self, r: np.ndarray, w: np.ndarray) -> float:
+        """``sum(w * rho(r))``; ``inf`` where any weighted residual is not finite."""
+        terms = w * self.rho(r)
+        terms = np.where(w == 0, 0.0, terms)
+        total = float(np.sum(terms))
+        return total if np.isfinite(total) else np.inf
+
+    def settings(self) -> dict[str, float]:
+        """Loss options to record in a result's provenance."""
+        return {} if self.delta is None else {"huber_delta": self.delta}
+
+
+_TRANSFORMS = {
+    "ls": (_identity, _one, None),
+    "log_ls": (_safe_log, _inv, 0.0),
+    "msle1p": (_safe_log1p, _inv1p, -1.0),
+    "huber_log": (_safe_log, _inv, 0.0),
+}
+
+
+def available_losses() -> list[str]:
+    """Names of the built-in losses."""
+    return sorted(_TRANSFORMS)
+
+
+def get_loss(name: str | Loss, *, huber_delta: float | None = None) -> Loss:
+    """Return the :class:`Loss` called ``name``.
+
+    Parameters
+    ----------
+    name : str or Loss
+        One of :func:`available_losses`; a ``Loss`` passes through.
+    huber_delta : float, optional
+        Threshold of ``huber_log`` (default 1e-3, as in Hoffmann et al. 2022).
+    """
+    if isinstance(name, Loss):
+        return name
+    if name not in _TRANSFORMS:
+        raise DataError(f"unknown loss {name!r}; choose one of {', '.join(available_losses())}")
+    t, dt, lower = _TRANSFORMS[name]
+    if name == "huber_log":
+        delta = 1e-3 if huber_delta is None else float(huber_delta)
+        if not np.isfinite(delta) or delta <= 0:
+            raise DataError(f"huber_delta must be a positive number, got {huber_delta!r}")
+        return Loss(name, t, dt, lower, is_least_squares=False, delta=delta)
+    if huber_delta is not None:
+        raise DataError(f"huber_delta only applies to loss='huber_log', not loss={name!r}")
+    return Loss(name, t, dt, lower, is_least_squares=True)
