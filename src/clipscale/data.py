@@ -384,3 +384,41 @@ def read_runs(
     out = df.iloc[:, order].reset_index(drop=True)
     out.attrs = {**attrs, "units": dict(units or {})}
     return out
+
+
+def as_inputs(x: Any, inputs: Sequence[str], *, form_name: str = "form") -> np.ndarray:
+    """Validate the inputs of a form: a 1-D array for one input, an ``(n, d)`` array for several.
+
+    Parameters
+    ----------
+    x : array-like, mapping or DataFrame
+        One input: 1-D array-like of positive values. Several inputs (joint laws such as
+        ``L(N, D)``): a mapping or DataFrame with one column per name in ``inputs``.
+    inputs : sequence of str
+        The form's input names.
+    form_name : str
+        Used in messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        A float64 copy, shape ``(n,)`` or ``(n, len(inputs))`` in ``inputs`` order.
+    """
+    if len(inputs) == 1:
+        return as_float_array(x, "x", positive=True)
+    if not (isinstance(x, pd.DataFrame) or hasattr(x, "keys")):
+        raise DataError(
+            f"form {form_name!r} takes named inputs {list(inputs)}: pass x as a dict or "
+            f"DataFrame, e.g. x={{{', '.join(repr(i) + ': ...' for i in inputs)}}}"
+        )
+    missing = [name for name in inputs if name not in x]
+    if missing:
+        raise DataError(
+            f"form {form_name!r} needs inputs {list(inputs)}; missing {missing} "
+            f"(x has {[str(k) for k in x.keys()]}). Rename your columns or pass a dict."
+        )
+    cols = [as_float_array(x[name], f"x[{name!r}]", positive=True) for name in inputs]
+    sizes = {name: c.size for name, c in zip(inputs, cols, strict=True)}
+    if len(set(sizes.values())) > 1:
+        raise DataError(f"inputs have different lengths {sizes}; give one value per run each.")
+    return np.column_stack(cols)

@@ -27,7 +27,7 @@ from scipy.optimize import least_squares, minimize
 
 from . import forms
 from ._linear import bounded_lstsq
-from .data import check_xy
+from .data import as_inputs, check_xy
 from .exceptions import (
     BoundWarning,
     ClipscaleWarning,
@@ -67,8 +67,11 @@ def fit(
     form : str or Form
         A registry name (``"power"``, ``"saturating"``, ``"shifted"``, ``"broken"``, ...) or a
         :class:`clipscale.forms.Form` instance.
-    x, y : array-like, 1-D
-        Scale (compute, samples, parameters, ...) and metric (error, loss), one value per run.
+    x : array-like, mapping or DataFrame
+        Scale (compute, samples, parameters, ...), one value per run; for joint forms with
+        several inputs (``form.inputs``), a mapping or DataFrame with one column per input.
+    y : array-like, 1-D
+        Metric (error, loss), one value per run.
     loss : {"log_ls", "ls", "huber_log", "msle1p"}, default "log_ls"
         Objective; ``log_ls`` fits relative errors, which is what a log-log plot shows.
     weights : array-like, optional
@@ -103,15 +106,19 @@ def fit(
     loss_obj = get_loss(loss, huber_delta=huber_delta)
     lo, hi, fixed_vals, extra_start = _resolve_parameters(form, fixed, bounds, params)
     free = [p for p in form.param_names if p not in fixed_vals]
-    x_arr, y_arr, w = check_xy(
-        x,
-        y,
-        weights=weights,
-        positive_x=True,
-        y_greater_than=loss_obj.y_greater_than,
-        min_points=max(len(free), 1),
-        min_distinct_x=2,
-    )
+    x_arr = as_inputs(x, form.inputs, form_name=form.name)
+    columns = [x_arr] if x_arr.ndim == 1 else list(x_arr.T)
+    for name, col in zip(form.inputs, columns, strict=True):
+        _, y_arr, w = check_xy(
+            col,
+            y,
+            weights=weights,
+            x_name="x" if x_arr.ndim == 1 else f"x[{name!r}]",
+            positive_x=True,
+            y_greater_than=loss_obj.y_greater_than,
+            min_points=max(len(free), 1),
+            min_distinct_x=2,
+        )
     problem = _Problem(form, loss_obj, x_arr, y_arr, w, fixed_vals, lo, hi)
 
     best = None

@@ -118,7 +118,11 @@ class FitResult:
 
     # ------------------------------------------------------------------ use
     def predict(self, x: Any) -> np.ndarray:
-        """Evaluate the fitted law at ``x`` (array-like, any positive values)."""
+        """Evaluate the fitted law at ``x`` (array-like; named inputs for joint laws)."""
+        if len(self.form.inputs) > 1:
+            from .data import as_inputs
+
+            return self.form.predict(self.params, as_inputs(x, self.form.inputs))
         xa = np.asarray(x, dtype=float)
         if xa.ndim == 0:
             return self.form.predict(self.params, xa.reshape(1))[0]
