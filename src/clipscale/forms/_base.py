@@ -65,7 +65,12 @@ class Form:
 
     # ----------------------------------------------------------------- evaluation
     def predict(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
-        """Evaluate the form at ``x`` with parameters ``p``."""
+        """Evaluate the form at ``x`` with parameters ``p``.
+
+        Every evaluation method broadcasts: a parameter may be a scalar or an array of shape
+        ``(B, 1)`` (B parameter vectors at once, as the batched bootstrap solver uses), giving
+        predictions of shape ``(n,)`` or ``(B, n)``.
+        """
         raise NotImplementedError
 
     def log_predict(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
@@ -75,7 +80,7 @@ class Form:
             return np.where(yhat > 0, np.log(np.where(yhat > 0, yhat, 1.0)), -np.inf)
 
     def jacobian(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
-        """``d predict / d param``, shape ``(n, n_params)`` in :attr:`param_names` order."""
+        """``d predict / d param``, shape ``(..., n, n_params)`` in :attr:`param_names` order."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------- start search

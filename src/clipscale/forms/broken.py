@@ -73,14 +73,14 @@ class BrokenPowerLaw(Form):
 
     def _log_shape(self, p: Mapping[str, Any], lx: np.ndarray) -> tuple[np.ndarray, list]:
         """log of ``x**(-c0) * prod(...)`` (broadcasting over leading parameter axes)."""
-        g = -np.multiply.outer(p["c0"], lx)
+        g = -np.asarray(p["c0"], dtype=float) * lx
         parts = []
         for i in range(1, self.n_breaks + 1):
             c, d, f = (np.asarray(p[f"{k}{i}"], dtype=float) for k in "cdf")
             with np.errstate(divide="ignore"):
-                u = (lx - np.log(d)[..., None]) / f[..., None]
+                u = (lx - np.log(d)) / f
             t = np.logaddexp(0.0, u)
-            g = g - (c * f)[..., None] * t
+            g = g - (c * f) * t
             parts.append((u, t))
         return g, parts
 
@@ -90,7 +90,7 @@ class BrokenPowerLaw(Form):
         return p["a"] + p["b"] * np.exp(g)
 
     def log_predict(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
-        if p["a"] > 0 and p["b"] > 0:
+        if np.all(np.asarray(p["a"]) > 0) and np.all(np.asarray(p["b"]) > 0):
             lx = np.log(np.asarray(x, dtype=float))
             g, _ = self._log_shape(p, lx)
             return np.logaddexp(np.log(p["a"]), np.log(p["b"]) + g)
@@ -101,16 +101,16 @@ class BrokenPowerLaw(Form):
         g, parts = self._log_shape(p, lx)
         k = np.exp(g)
         bk = p["b"] * k
-        cols = [np.ones_like(lx), k, -bk * lx]
+        cols = [np.ones_like(k), k, -bk * lx]
         for i, (u, t) in enumerate(parts, start=1):
             c, d, f = p[f"c{i}"], p[f"d{i}"], p[f"f{i}"]
             sig = _sigmoid(u)
             cols += [-bk * f * t, bk * c * sig / d, -bk * c * (t - u * sig)]
-        return np.column_stack(cols)
+        return np.stack(cols, axis=-1)
 
     def basis(self, nl: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         lx = np.log(np.asarray(x, dtype=float))
-        g, _ = self._log_shape(nl, lx)
+        g, _ = self._log_shape({k: np.asarray(v, dtype=float)[:, None] for k, v in nl.items()}, lx)
         k = np.exp(g)
         return np.stack([np.ones_like(k), k], axis=-1)
 

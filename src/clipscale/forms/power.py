@@ -47,10 +47,11 @@ class PowerLaw(Form):
     def jacobian(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)
         xa = np.exp(p["alpha"] * np.log(x))
-        return np.column_stack([xa, p["beta"] * xa * np.log(x)])
+        return np.stack([xa, p["beta"] * xa * np.log(x)], axis=-1)
 
     def basis(self, nl: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-        return np.exp(np.multiply.outer(nl["alpha"], np.log(x)))[..., None]
+        alpha = np.asarray(nl["alpha"], dtype=float)[:, None]
+        return np.exp(alpha * np.log(x))[..., None]
 
     def nonlinear_grid(self, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         return {"alpha": exponent_grid(x, signed=True, n=24)}

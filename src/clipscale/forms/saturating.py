@@ -44,7 +44,7 @@ class SaturatingPowerLaw(Form):
         return p["E"] + p["A"] * np.exp(-p["alpha"] * np.log(x))
 
     def log_predict(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
-        if p["E"] > 0 and p["A"] > 0:
+        if np.all(np.asarray(p["E"]) > 0) and np.all(np.asarray(p["A"]) > 0):
             x = np.asarray(x, dtype=float)
             return np.logaddexp(np.log(p["E"]), np.log(p["A"]) - p["alpha"] * np.log(x))
         return super().log_predict(p, x)
@@ -52,10 +52,10 @@ class SaturatingPowerLaw(Form):
     def jacobian(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)
         xa = np.exp(-p["alpha"] * np.log(x))
-        return np.column_stack([np.ones_like(x), xa, -p["A"] * xa * np.log(x)])
+        return np.stack([np.ones_like(xa), xa, -p["A"] * xa * np.log(x)], axis=-1)
 
     def basis(self, nl: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-        xa = np.exp(-np.multiply.outer(nl["alpha"], np.log(x)))
+        xa = np.exp(-np.asarray(nl["alpha"], dtype=float)[:, None] * np.log(x))
         return np.stack([np.ones_like(xa), xa], axis=-1)
 
     def nonlinear_grid(self, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:

@@ -43,7 +43,7 @@ class ShiftedPowerLaw(Form):
     @staticmethod
     def _log_xs(s: float | np.ndarray, x: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(np.add.outer(s, x))
+            return np.log(s + x)
 
     def predict(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)
@@ -54,7 +54,7 @@ class ShiftedPowerLaw(Form):
         lxs = self._log_xs(p["s"], x)
         xa = np.exp(-p["alpha"] * lxs)
         d_s = -p["alpha"] * p["A"] * xa / (x + p["s"])
-        return np.column_stack([np.ones_like(x), xa, d_s, -p["A"] * xa * lxs])
+        return np.stack([np.ones_like(xa), xa, d_s, -p["A"] * xa * lxs], axis=-1)
 
     def basis(self, nl: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         lxs = np.log(nl["s"][:, None] + x[None, :])
