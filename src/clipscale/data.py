@@ -19,7 +19,7 @@ import pandas as pd
 
 from clipscale.exceptions import ClipscaleWarning, DataError
 
-__all__ = ["CANONICAL", "as_float_array", "check_xy", "read_runs"]
+__all__ = ["CANONICAL", "as_float_array", "as_inputs", "check_xy", "read_runs"]
 
 CANONICAL: tuple[str, ...] = ("compute", "samples", "params", "metric")
 _SCALES = ("compute", "samples", "params")
