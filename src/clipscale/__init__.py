@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import forms
+from . import datasets, forms
 from .data import read_runs
 from .exceptions import (
     BoundWarning,
@@ -22,12 +22,15 @@ from .exceptions import (
     IdentifiabilityWarning,
 )
 from .fitting import fit, fit_power_law
+from .frontier import frontier
 from .losses import available_losses, get_loss
 from .results import FitResult
 
 __all__ = [
     "__version__",
     "forms",
+    "datasets",
+    "frontier",
     "fit",
     "fit_power_law",
     "FitResult",
