@@ -55,7 +55,8 @@ def fit(
     bounds: Mapping[str, tuple[float, float]] | None = None,
     params: Any = None,
     huber_delta: float | None = None,
-    n_starts: int = 4,
+    asymmetry: float | None = None,
+    n_starts: int | None = None,
     warn: bool = True,
 ) -> FitResult:
     r"""Fit a scaling-law form to data, finding the global optimum without starting values.
@@ -72,7 +73,7 @@ def fit(
         several inputs (``form.inputs``), a mapping or DataFrame with one column per input.
     y : array-like, 1-D
         Metric (error, loss), one value per run.
-    loss : {"log_ls", "ls", "huber_log", "msle1p"}, default "log_ls"
+    loss : {"log_ls", "ls", "huber_log", "msle1p", "asymmetric"}, default "log_ls"
         Objective; ``log_ls`` fits relative errors, which is what a log-log plot shows.
     weights : array-like, optional
         Non-negative weight per point, multiplying its term of the loss.
@@ -85,8 +86,11 @@ def fit(
         polished as one more start.
     huber_delta : float, optional
         Threshold of ``loss="huber_log"`` (default 1e-3).
-    n_starts : int, default 4
-        How many of the best grid points are polished.
+    asymmetry : float, optional
+        Weight of over-predictions in ``loss="asymmetric"`` (default 10).
+    n_starts : int, optional
+        How many of the best grid points are polished (default ``form.n_starts``: 4, or 8 for
+        the broken power law).
     warn : bool, default True
         Emit :class:`ClipscaleWarning` subclasses for the notes (they are recorded either way).
 
@@ -103,7 +107,7 @@ def fit(
         No parameter values give a finite loss; carries the best partial result.
     """
     form = forms.get(form)
-    loss_obj = get_loss(loss, huber_delta=huber_delta)
+    loss_obj = get_loss(loss, huber_delta=huber_delta, asymmetry=asymmetry)
     lo, hi, fixed_vals, extra_start = _resolve_parameters(form, fixed, bounds, params)
     free = [p for p in form.param_names if p not in fixed_vals]
     x_arr = as_inputs(x, form.inputs, form_name=form.name)
@@ -125,7 +129,7 @@ def fit(
     if form.name == "power" and loss_obj.name == "log_ls" and not fixed_vals:
         best = _power_ols(problem)
     if best is None:
-        starts = _grid_starts(problem, n_starts)
+        starts = _grid_starts(problem, form.n_starts if n_starts is None else n_starts)
         if extra_start is not None:
             starts.append(extra_start)
         if not starts:
@@ -267,7 +271,10 @@ class _Problem:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore", RuntimeWarning)
                 for s in starts:
-                    c = self._polish_projected(s)
+                    try:
+                        c = self._polish_projected(s)
+                    except ValueError:  # scipy rejects a Jacobian that overflowed: skip start
+                        continue
                     cands.append((c, self.value(c)))
         return self.polish(min(cands, key=lambda pv: pv[1])[0])
 
@@ -291,9 +298,12 @@ class _Problem:
         kw["max_nfev"] = 100 * (x0.size + 1)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            sol = least_squares(fun, x0, jac=jac, bounds=(lo, hi), method="trf", **kw)
-            cand = self.full(np.clip(sol.x, lo, hi), theta0)
-            best = min(best, (cand, self.value(cand)), key=lambda pv: pv[1])
+            try:
+                sol = least_squares(fun, x0, jac=jac, bounds=(lo, hi), method="trf", **kw)
+                cand = self.full(np.clip(sol.x, lo, hi), theta0)
+                best = min(best, (cand, self.value(cand)), key=lambda pv: pv[1])
+            except ValueError:  # the Jacobian overflowed (column norms inf): keep theta0
+                pass
             if not self.loss.is_least_squares:
                 best = min(best, self._polish_general(best[0]), key=lambda pv: pv[1])
         return best
@@ -301,6 +311,8 @@ class _Problem:
     def _project(self, theta: np.ndarray) -> np.ndarray:
         """Solve the free linear parameters exactly for the nonlinear ones in ``theta``."""
         names, form = self.names, self.form
+        if not form.linear:
+            return theta
         nl = {p: np.array([theta[names.index(p)]]) for p in form.nonlinear}
         B = form.basis(nl, self.x)[0]
         lin = list(form.linear)
@@ -313,7 +325,8 @@ class _Problem:
             return theta
         Bw, tw = B[:, cols] * self.sw_lin[:, None], target * self.sw_lin
         lo, hi = self.lo[self.lin_free_idx], self.hi[self.lin_free_idx]
-        coef = np.linalg.lstsq(Bw, tw, rcond=None)[0]
+        Bn, scale = _unit_columns(Bw)
+        coef = np.linalg.lstsq(Bn, tw, rcond=None)[0] / scale
         if np.any(coef < lo) or np.any(coef > hi):
             coef = bounded_lstsq(Bw[None], tw[None], lo, hi)[0][0]
         out = theta.copy()
@@ -351,6 +364,7 @@ class _Problem:
             )
             Jl = Jl[:, inside]
             if Jl.shape[1]:
+                Jl = _unit_columns(Jl)[0]
                 Jn = Jn - Jl @ np.linalg.lstsq(Jl, Jn, rcond=None)[0]
             return Jn
 
@@ -393,27 +407,81 @@ class _Problem:
         start = out[0][self.free_idx]
         scale = np.where(np.abs(start) > 0, np.abs(start), 1.0)
 
-        def obj(z: np.ndarray) -> tuple[float, np.ndarray]:
+        def obj(z: np.ndarray, smoothing: float) -> tuple[float, np.ndarray]:
             theta = self.full(z * scale, theta0)
             r = self.ty - self.transformed_prediction(theta)
-            val = self.loss.value(r, self.w)
+            val, dr = self.loss.value_and_grad(r, self.w, smoothing)
             if not np.isfinite(val):
                 return 1e300, np.zeros_like(z)
-            g = (self.w * self.loss.drho(r)) @ self.residual_jacobian(theta)
-            return val, g * scale
+            return val, (dr @ self.residual_jacobian(theta)) * scale
 
         zb = list(zip(lo / scale, hi / scale, strict=True))
         zb = [(min(a, b), max(a, b)) for a, b in zb]
-        sol = minimize(
-            obj,
-            start / scale,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=zb,
-            options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-12},
-        )
-        cand = self.full(np.clip(sol.x * scale, lo, hi), theta0)
-        return min(out, (cand, self.value(cand)), key=lambda pv: pv[1])
+        levels = [0.0]
+        if self.loss.asymmetry is not None:
+            # continuation on the kink, smoothed with width s: coarse stages by least squares
+            # (fast), fine stages and the exact loss by L-BFGS-B (precise at the kinked optimum)
+            r0 = self.ty - self.transformed_prediction(out[0])
+            typical = float(np.median(np.abs(r0[np.isfinite(r0)]))) if r0.size else 1.0
+            coarse = [typical * 10.0**-k for k in (1, 2)]
+            out = min(out, self._polish_smoothed(out[0], coarse), key=lambda pv: pv[1])
+            levels = [typical * 10.0**-k for k in (3, 4)] + [0.0]
+        z = out[0][self.free_idx] / scale
+        for smoothing in levels:
+            sol = minimize(
+                obj,
+                z,
+                args=(smoothing,),
+                jac=True,
+                method="L-BFGS-B",
+                bounds=zb,
+                options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-12},
+            )
+            z = sol.x
+            cand = self.full(np.clip(z * scale, lo, hi), theta0)
+            out = min(out, (cand, self.value(cand)), key=lambda pv: pv[1])
+        return out
+
+    def _polish_smoothed(self, theta0: np.ndarray, levels: list[float]) -> tuple[np.ndarray, float]:
+        """Least squares on the ``asymmetric`` loss smoothed with each width in ``levels``.
+
+        The smoothed loss is a sum of squares (:meth:`Loss.smoothed_terms`), minimised by
+        ``least_squares`` with its analytic Jacobian: several times faster than L-BFGS-B for
+        the coarse stages of the continuation.
+        """
+        lo, hi = self.lo[self.free_idx], self.hi[self.free_idx]
+        out = (theta0, self.value(theta0))
+        f0 = np.clip(theta0[self.free_idx], lo, hi)
+        for smoothing in levels:
+
+            def fun(f: np.ndarray, s: float = smoothing) -> np.ndarray:
+                r = self.ty - self.transformed_prediction(self.full(f, theta0))
+                return self.loss.smoothed_terms(np.where(np.isfinite(r), r, 1e10), self.w, s)[0]
+
+            def jac(f: np.ndarray, s: float = smoothing) -> np.ndarray:
+                theta = self.full(f, theta0)
+                r = self.ty - self.transformed_prediction(theta)
+                d = self.loss.smoothed_terms(np.where(np.isfinite(r), r, 1e10), self.w, s)[1]
+                j = d[:, None] * self.residual_jacobian(theta)
+                return np.where(np.isfinite(j), j, 0.0)
+
+            sol = least_squares(fun, f0, jac=jac, bounds=(lo, hi), method="trf", x_scale="jac",
+                                xtol=1e-10, ftol=1e-10, gtol=1e-10, max_nfev=60)  # fmt: skip
+            f0 = np.clip(sol.x, lo, hi)
+            cand = self.full(f0, theta0)
+            out = min(out, (cand, self.value(cand)), key=lambda pv: pv[1])
+        return out
+
+
+def _unit_columns(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` with each column divided by its largest magnitude, and those magnitudes.
+
+    Basis columns such as ``x**-alpha`` at x = 1e20 are ~1e-26 next to a column of ones; lstsq's
+    relative cutoff treats such a column as zero (dropping its parameter) unless it is normalised.
+    """
+    scale = np.max(np.abs(a), axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    return a / scale, scale
 
 
 # --------------------------------------------------------------------------- start search
@@ -423,7 +491,7 @@ def _grid_starts(problem: _Problem, n_starts: int) -> list[np.ndarray]:
     nonlin = form.nonlinear
     raw = form.nonlinear_grid(problem.x, problem.y)
     axes = []
-    for p in nonlin:
+    for p in nonlin if not getattr(form, "paired_grid", False) else ():
         i = names.index(p)
         if p in problem.fixed:
             axes.append(np.array([problem.fixed[p]]))
@@ -443,6 +511,9 @@ def _grid_starts(problem: _Problem, n_starts: int) -> list[np.ndarray]:
             inside = np.unique(inside)
         axes.append(inside)
     grid = np.array(list(itertools.product(*axes))) if axes else np.zeros((1, 0))
+    if getattr(form, "paired_grid", False):
+        # the form lists whole candidate points (row j of every array), not axes of a product
+        grid = _paired_points(problem, raw)
     if grid.shape[0] > _MAX_GRID:
         grid = grid[np.linspace(0, grid.shape[0] - 1, _MAX_GRID).astype(int)]
 
@@ -453,11 +524,16 @@ def _grid_starts(problem: _Problem, n_starts: int) -> list[np.ndarray]:
     # first-order weights: t(y) - t(yhat) ~ t'(y) (y - yhat)
     omega = problem.w * problem.loss.dtransform(problem.y) ** 2
     sw = np.sqrt(omega)
-    n = problem.x.size
+    n = problem.x.shape[0]
     chunk = max(1, _CHUNK // max(n * max(len(lin), 1), 1))
     thetas, values = [], []
     for start in range(0, grid.shape[0], chunk):
         g = grid[start : start + chunk]
+        if not lin:  # nothing to project: score the grid points as they are
+            theta, val = _score_points(problem, g)
+            thetas.append(theta)
+            values.append(val)
+            continue
         nl = {p: g[:, j] for j, p in enumerate(nonlin)}
         with np.errstate(all="ignore"):
             B = form.basis(nl, problem.x)  # (G, n, k)
@@ -491,11 +567,47 @@ def _grid_starts(problem: _Problem, n_starts: int) -> list[np.ndarray]:
     order = np.argsort(val_all, kind="stable")
     order = order[np.isfinite(val_all[order])]
     shape = tuple(len(a) for a in axes)
-    if int(np.prod(shape)) == val_all.size and order.size:
+    if axes and int(np.prod(shape)) == val_all.size and order.size:
         # polish one start per basin: the grid's local minima, best first
         local = _local_minima(val_all.reshape(shape)).ravel()
         order = order[local[order]]
     return [theta_all[i] for i in order[:n_starts]]
+
+
+def _paired_points(problem: _Problem, raw: Mapping[str, Any]) -> np.ndarray:
+    """Candidate points ``(G, len(nonlinear))`` of a form with ``paired_grid = True``.
+
+    Fixed parameters take their value; points are clipped into the bounds; non-finite rows go.
+    """
+    names, nonlin = problem.names, problem.form.nonlinear
+    cols = []
+    for p in nonlin:
+        i = names.index(p)
+        v = np.asarray(raw[p], dtype=float) if p not in problem.fixed else problem.fixed[p]
+        cols.append(np.clip(v, problem.lo[i], problem.hi[i]))
+    pts = np.column_stack(np.broadcast_arrays(*cols)) if cols else np.zeros((1, 0))
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    return np.unique(pts, axis=0) if pts.size else np.zeros((1, len(nonlin)))
+
+
+def _score_points(problem: _Problem, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Full parameter vectors and loss values of grid points of a form without linear params."""
+    names, nonlin = problem.names, problem.form.nonlinear
+    theta = np.empty((g.shape[0], len(names)))
+    for j, p in enumerate(nonlin):
+        theta[:, names.index(p)] = g[:, j]
+    for p, v in problem.fixed.items():
+        theta[:, names.index(p)] = v
+    pars = {p: theta[:, [i]] for i, p in enumerate(names)}
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if problem.loss.log_space:
+            t_hat = problem.form.log_predict(pars, problem.x)
+        else:
+            t_hat = problem.loss.transform(problem.form.predict(pars, problem.x))
+        r = problem.ty[None, :] - t_hat
+        val = np.sum(problem.w * problem.loss.rho(r), axis=1)
+    return theta, np.where(np.isfinite(val), val, np.inf)
 
 
 def _local_minima(values: np.ndarray) -> np.ndarray:
@@ -530,7 +642,7 @@ def _make_result(
 ) -> FitResult:
     names = problem.names
     free = [names[i] for i in problem.free_idx]
-    n, k = problem.x.size, len(free)
+    n, k = problem.x.shape[0], len(free)
     dof = int(np.count_nonzero(problem.w > 0)) - k
     params = problem.as_dict(theta)
     stderr = {p: 0.0 for p in names}
@@ -540,12 +652,18 @@ def _make_result(
         J = problem.sw[:, None] * problem.residual_jacobian(theta)
     if k and dof > 0 and np.all(np.isfinite(J)):
         s2 = float(np.sum(problem.w * r**2)) / dof
-        jtj = J.T @ J
-        d = np.sqrt(np.diag(jtj))
-        d = np.where(d > 0, d, 1.0)
-        scaled = jtj / np.outer(d, d)
+        # column norms taken after scaling by the largest entry: J^T J itself can overflow
+        # (a Jacobian column ~1e200 where a fit drives a scale parameter to ~1e-200)
+        big = np.max(np.abs(J), axis=0)
+        big = np.where(big > 0, big, 1.0)
+        dn = np.linalg.norm(J / big, axis=0)
+        dn = np.where(dn > 0, dn, 1.0)
+        Ju = J / big / dn
+        d = big * dn
+        scaled = Ju.T @ Ju
         cond = np.linalg.cond(scaled)
-        cov = np.linalg.pinv(scaled) / np.outer(d, d) * s2
+        with np.errstate(over="ignore", under="ignore"):  # divide twice: d*d can under/overflow
+            cov = np.linalg.pinv(scaled) / d[:, None] / d[None, :] * s2
         if not np.isfinite(cond) or cond > 1e12:
             notes.append(
                 f"poorly conditioned: the Jacobian's condition number is {cond:.3g}; some "

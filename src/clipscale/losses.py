@@ -10,9 +10,13 @@ ls         identity          ``r**2``                             yes
 log_ls     ``log``           ``r**2``                             yes
 msle1p     ``log1p``         ``r**2``                             yes
 huber_log  ``log``           ``scipy.special.huber(delta, r)``    no
+asymmetric identity          ``r`` if r >= 0 else ``-asymmetry*r`` no (a weighted mean)
 ========== ================ ==================================== ==============
 
-``loss_value`` of a fit is exactly ``sum_i w_i * rho(r_i)``.
+``loss_value`` of a fit is exactly ``sum_i w_i * rho(r_i)``, except ``asymmetric``, which is the
+weighted mean ``sum_i w_i rho(r_i) / sum_i w_i`` (the mean absolute error with over-predictions,
+``yhat > y``, counted ``asymmetry`` times: the curve hugs the lower envelope of the data, as in
+the ``chinchilla`` package of Takano, whose objective value it reproduces).
 """
 
 from __future__ import annotations
@@ -72,6 +76,8 @@ class Loss:
         ``rho(r) = r**2``: the fitter can use ``scipy.optimize.least_squares`` directly.
     delta : float or None
         Huber threshold, for ``huber_log``.
+    asymmetry : float or None
+        Weight of over-predictions, for ``asymmetric``.
     """
 
     name: str
@@ -80,6 +86,7 @@ class Loss:
     y_greater_than: float | None
     is_least_squares: bool
     delta: float | None = None
+    asymmetry: float | None = None
 
     @property
     def log_space(self) -> bool:
@@ -90,12 +97,16 @@ class Loss:
         """Per-point loss of residual ``r``."""
         if self.is_least_squares:
             return r * r
+        if self.asymmetry is not None:
+            return np.where(r < 0, -self.asymmetry * r, r)
         return huber(self.delta, r)
 
     def drho(self, r: np.ndarray) -> np.ndarray:
         """Derivative of :meth:`rho` with respect to ``r``."""
         if self.is_least_squares:
             return 2.0 * r
+        if self.asymmetry is not None:
+            return np.where(r < 0, -self.asymmetry, 1.0)
         return np.clip(r, -self.delta, self.delta)
 
     def value(self, r: np.ndarray, w: np.ndarray) -> float:
@@ -103,10 +114,55 @@ class Loss:
         terms = w * self.rho(r)
         terms = np.where(w == 0, 0.0, terms)
         total = float(np.sum(terms))
+        if self.asymmetry is not None:
+            total /= float(np.sum(w))
         return total if np.isfinite(total) else np.inf
+
+    def value_and_grad(
+        self, r: np.ndarray, w: np.ndarray, smoothing: float = 0.0
+    ) -> tuple[float, np.ndarray]:
+        """:meth:`value` and its derivative with respect to each residual.
+
+        ``smoothing > 0`` (``asymmetric`` only) replaces the kink at ``r = 0`` by
+        ``r + (1 + asymmetry) * s * softplus(-r / s)``, which tends to the exact loss as
+        ``s -> 0``; the fitter follows a decreasing sequence of ``s`` (continuation).
+        """
+        if self.asymmetry is not None and smoothing > 0:
+            z = -r / smoothing
+            k = 1.0 + self.asymmetry
+            rho = r + k * smoothing * np.logaddexp(0.0, z)
+            drho = 1.0 - k * np.exp(-np.logaddexp(0.0, -z))
+        else:
+            rho, drho = self.rho(r), self.drho(r)
+        total = float(np.sum(np.where(w == 0, 0.0, w * rho)))
+        grad = w * drho
+        if self.asymmetry is not None:
+            total, grad = total / float(np.sum(w)), grad / float(np.sum(w))
+        return (total if np.isfinite(total) else np.inf), grad
+
+    def smoothed_terms(
+        self, r: np.ndarray, w: np.ndarray, smoothing: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Terms ``f`` with ``sum(f**2)`` the smoothed loss, and ``df/dr`` (``smoothing > 0``).
+
+        The smoothed asymmetric loss is positive everywhere, so it is a sum of squares of
+        ``f = sqrt(w * rho_s(r) / sum(w))``: ``scipy.optimize.least_squares`` minimises it with
+        the analytic Jacobian ``df/dr = w * rho_s'(r) / (2 f sum(w))``.
+        """
+        z = -r / smoothing
+        k = 1.0 + float(self.asymmetry if self.asymmetry is not None else 1.0)
+        rho = r + k * smoothing * np.logaddexp(0.0, z)
+        drho = 1.0 - k * np.exp(-np.logaddexp(0.0, -z))
+        total = float(np.sum(w))
+        f = np.sqrt(np.maximum(w * rho, 0.0) / total)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            df = np.where(f > 0, w * drho / (2.0 * f * total), 0.0)
+        return f, df
 
     def settings(self) -> dict[str, float]:
         """Loss options to record in a result's provenance."""
+        if self.asymmetry is not None:
+            return {"asymmetry": self.asymmetry}
         return {} if self.delta is None else {"huber_delta": self.delta}
 
 
@@ -115,6 +171,7 @@ _TRANSFORMS = {
     "log_ls": (_safe_log, _inv, 0.0),
     "msle1p": (_safe_log1p, _inv1p, -1.0),
     "huber_log": (_safe_log, _inv, 0.0),
+    "asymmetric": (_identity, _one, None),
 }
 
 
@@ -123,7 +180,9 @@ def available_losses() -> list[str]:
     return sorted(_TRANSFORMS)
 
 
-def get_loss(name: str | Loss, *, huber_delta: float | None = None) -> Loss:
+def get_loss(
+    name: str | Loss, *, huber_delta: float | None = None, asymmetry: float | None = None
+) -> Loss:
     """Return the :class:`Loss` called ``name``.
 
     Parameters
@@ -132,12 +191,24 @@ def get_loss(name: str | Loss, *, huber_delta: float | None = None) -> Loss:
         One of :func:`available_losses`; a ``Loss`` passes through.
     huber_delta : float, optional
         Threshold of ``huber_log`` (default 1e-3, as in Hoffmann et al. 2022).
+    asymmetry : float, optional
+        Weight of over-predictions in ``asymmetric`` (default 10, as in the ``chinchilla``
+        package).
     """
     if isinstance(name, Loss):
         return name
     if name not in _TRANSFORMS:
         raise DataError(f"unknown loss {name!r}; choose one of {', '.join(available_losses())}")
     t, dt, lower = _TRANSFORMS[name]
+    if asymmetry is not None and name != "asymmetric":
+        raise DataError(f"asymmetry only applies to loss='asymmetric', not loss={name!r}")
+    if name == "asymmetric":
+        if huber_delta is not None:
+            raise DataError("huber_delta only applies to loss='huber_log', not loss='asymmetric'")
+        a = 10.0 if asymmetry is None else float(asymmetry)
+        if not np.isfinite(a) or a <= 0:
+            raise DataError(f"asymmetry must be a positive number, got {asymmetry!r}")
+        return Loss(name, t, dt, lower, is_least_squares=False, asymmetry=a)
     if name == "huber_log":
         delta = 1e-3 if huber_delta is None else float(huber_delta)
         if not np.isfinite(delta) or delta <= 0:

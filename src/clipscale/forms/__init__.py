@@ -12,7 +12,11 @@ from typing import Any
 from ..exceptions import DataError
 from ._base import Form
 from .broken import BrokenPowerLaw
+from .chinchilla import Chinchilla
+from .data_constrained import DataConstrained
+from .kaplan import Kaplan
 from .power import PowerLaw
+from .revisiting import M1, M2, M3, M4
 from .saturating import SaturatingPowerLaw
 from .shifted import ShiftedPowerLaw
 
@@ -22,6 +26,13 @@ __all__ = [
     "SaturatingPowerLaw",
     "ShiftedPowerLaw",
     "BrokenPowerLaw",
+    "Chinchilla",
+    "Kaplan",
+    "DataConstrained",
+    "M1",
+    "M2",
+    "M3",
+    "M4",
     "get",
     "available",
     "from_spec",
@@ -33,6 +44,13 @@ _REGISTRY: dict[str, Callable[..., Form]] = {
     "saturating": SaturatingPowerLaw,
     "shifted": ShiftedPowerLaw,
     "broken": BrokenPowerLaw,
+    "chinchilla": Chinchilla,
+    "kaplan": Kaplan,
+    "data_constrained": DataConstrained,
+    "m1": M1,
+    "m2": M2,
+    "m3": M3,
+    "m4": M4,
 }
 
 
