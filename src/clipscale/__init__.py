@@ -11,6 +11,9 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from . import datasets, forms
+from .allocation import compute_optimal
+from .backtest import BacktestResult, backtest
+from .bootstrap import BootstrapResult
 from .data import read_runs
 from .exceptions import (
     BoundWarning,
@@ -23,6 +26,7 @@ from .exceptions import (
 )
 from .fitting import fit, fit_power_law
 from .frontier import frontier
+from .groups import fit_many
 from .losses import available_losses, get_loss
 from .results import FitResult
 
@@ -33,7 +37,12 @@ __all__ = [
     "frontier",
     "fit",
     "fit_power_law",
+    "fit_many",
+    "compute_optimal",
     "FitResult",
+    "BootstrapResult",
+    "backtest",
+    "BacktestResult",
     "read_runs",
     "get_loss",
     "available_losses",

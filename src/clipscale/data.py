@@ -393,7 +393,8 @@ def as_inputs(x: Any, inputs: Sequence[str], *, form_name: str = "form") -> np.n
     ----------
     x : array-like, mapping or DataFrame
         One input: 1-D array-like of positive values. Several inputs (joint laws such as
-        ``L(N, D)``): a mapping or DataFrame with one column per name in ``inputs``.
+        ``L(N, D)``): a mapping or DataFrame with one column per name in ``inputs``, or an
+        ``(n, d)`` array with the columns in ``inputs`` order.
     inputs : sequence of str
         The form's input names.
     form_name : str
@@ -406,6 +407,8 @@ def as_inputs(x: Any, inputs: Sequence[str], *, form_name: str = "form") -> np.n
     """
     if len(inputs) == 1:
         return as_float_array(x, "x", positive=True)
+    if isinstance(x, np.ndarray) and x.ndim == 2 and x.shape[1] == len(inputs):
+        x = {name: x[:, j] for j, name in enumerate(inputs)}  # columns in ``inputs`` order
     if not (isinstance(x, pd.DataFrame) or hasattr(x, "keys")):
         raise DataError(
             f"form {form_name!r} takes named inputs {list(inputs)}: pass x as a dict or "

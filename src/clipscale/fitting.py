@@ -89,7 +89,7 @@ def fit(
     asymmetry : float, optional
         Weight of over-predictions in ``loss="asymmetric"`` (default 10).
     n_starts : int, optional
-        How many of the best grid points are polished (default ``form.n_starts``: 4, or 8 for
+        How many of the best grid points are polished (default ``form.n_starts``: 4, or 12 for
         the broken power law).
     warn : bool, default True
         Emit :class:`ClipscaleWarning` subclasses for the notes (they are recorded either way).
@@ -321,11 +321,11 @@ class _Problem:
             if p in self.fixed:
                 target -= self.fixed[p] * B[:, j]
         cols = [lin.index(names[i]) for i in self.lin_free_idx]
-        if not (np.all(np.isfinite(B)) and np.all(np.isfinite(target))):
-            return theta
         Bw, tw = B[:, cols] * self.sw_lin[:, None], target * self.sw_lin
-        lo, hi = self.lo[self.lin_free_idx], self.hi[self.lin_free_idx]
         Bn, scale = _unit_columns(Bw)
+        if not (np.all(np.isfinite(Bn)) and np.all(np.isfinite(tw))):
+            return theta  # basis overflowed (checked after weighting: LAPACK rejects inf)
+        lo, hi = self.lo[self.lin_free_idx], self.hi[self.lin_free_idx]
         coef = np.linalg.lstsq(Bn, tw, rcond=None)[0] / scale
         if np.any(coef < lo) or np.any(coef > hi):
             coef = bounded_lstsq(Bw[None], tw[None], lo, hi)[0][0]
@@ -664,6 +664,7 @@ def _make_result(
         cond = np.linalg.cond(scaled)
         with np.errstate(over="ignore", under="ignore"):  # divide twice: d*d can under/overflow
             cov = np.linalg.pinv(scaled) / d[:, None] / d[None, :] * s2
+            cov = (cov + cov.T) / 2  # pinv is symmetric only to rounding
         if not np.isfinite(cond) or cond > 1e12:
             notes.append(
                 f"poorly conditioned: the Jacobian's condition number is {cond:.3g}; some "

@@ -31,15 +31,30 @@ def data_hash(*arrays: np.ndarray) -> str:
 
 
 def format_value(value: float, err: float | None = None) -> str:
-    """Round ``value`` to the digits its uncertainty supports (2 significant digits of ``err``)."""
+    """Round ``value`` to the last digit its uncertainty ``err`` supports.
+
+    ``err`` is kept to two significant digits (three when it starts with a 1, so rounding never
+    moves it by more than ~3%), and ``value`` is rounded to the same decimal place:
+    ``format_value(0.347312, 0.015437) == "0.3473"``. ``format_value(err, err)`` gives the
+    uncertainty at that precision (``"0.0154"``), so a value and its error always end on the
+    same digit. Scientific notation is used when that digit is below 1e-6 or above 1e3
+    (``3.20e+07`` with ``2.5e+06``), the mantissa again ending on it. Without a usable ``err``
+    (None, 0, NaN) the value gets 6 significant digits.
+    """
     if value is None or not np.isfinite(value):
         return str(value)
     if err is None or not np.isfinite(err) or err <= 0:
         return f"{value:.6g}"
-    digits = 1 - int(math.floor(math.log10(err)))
-    if abs(value) >= 1e6 or abs(value) < 1e-4:
-        return f"{value:.{max(digits + int(math.floor(math.log10(abs(value) or 1))), 1)}e}"
-    return f"{value:.{max(digits, 0)}f}"
+    lead = float(f"{err:.1e}")  # two significant digits, to find the leading digit
+    e_exp = int(math.floor(math.log10(lead)))
+    place = e_exp - (2 if lead / 10.0**e_exp < 2 else 1)  # power of ten of the last digit
+    if -6 <= place <= 3:  # decided by the shared last digit, so value and error agree
+        return f"{round(value, -place):.{max(-place, 0)}f}"
+    ref = max(int(math.floor(math.log10(max(abs(value), lead)))), e_exp)
+    mantissa = round(value / 10.0**ref, ref - place)
+    if abs(mantissa) >= 10:
+        ref, mantissa = ref + 1, round(value / 10.0 ** (ref + 1), ref + 1 - place)
+    return f"{mantissa:.{ref - place}f}e{ref:+03d}"
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -111,14 +126,30 @@ class FitResult:
         set_(self, "params", MappingProxyType(dict(self.params)))
         set_(self, "stderr", MappingProxyType(dict(self.stderr)))
         set_(self, "settings", MappingProxyType(dict(self.settings)))
-        set_(self, "covariance", self.covariance.copy())
+        cov = self.covariance  # a read-only copy: writing into it raises, as for x and y
+        frame = pd.DataFrame(_readonly(cov), index=cov.index, columns=cov.columns, copy=False)
+        set_(self, "covariance", frame)
         set_(self, "notes", tuple(self.notes))
         for name in ("x", "y", "weights"):
             set_(self, name, _readonly(getattr(self, name)))
 
     # ------------------------------------------------------------------ use
-    def predict(self, x: Any) -> np.ndarray:
-        """Evaluate the fitted law at ``x`` (array-like; named inputs for joint laws)."""
+    def predict(self, x: Any, confidence_level: float | None = None) -> Any:
+        """Evaluate the fitted law at ``x`` (array-like; named inputs for joint laws).
+
+        With ``confidence_level`` (e.g. 0.95) returns a DataFrame indexed by ``x`` with
+        ``estimate``, ``lower``, ``upper`` and ``extrapolated`` (x outside the fitted range):
+        an **approximate** pointwise band for the law itself (not for new observations) by the
+        delta method, ``t(yhat) -/+ q * sqrt(g' C g)`` on the loss's scale (log for log losses)
+        with ``C`` the covariance, ``g`` the gradient and ``q`` the Student t quantile on
+        ``dof`` degrees of freedom. It assumes the law is close to linear in its parameters
+        over their uncertainty, which fails for weakly identified fits and far extrapolations;
+        :meth:`bootstrap` gives calibrated intervals.
+        """
+        if confidence_level is not None:
+            from ._intervals import delta_band
+
+            return delta_band(self, x, confidence_level)
         if len(self.form.inputs) > 1:
             from .data import as_inputs
 
@@ -142,6 +173,56 @@ class FitResult:
     def free_params(self) -> tuple[str, ...]:
         """Names of the parameters that were fitted (not fixed)."""
         return tuple(self.covariance.columns)
+
+    def bootstrap(
+        self,
+        n_resamples: int = 1000,
+        *,
+        method: str = "pairs",
+        groups: Any = None,
+        confidence_level: float = 0.95,
+        interval: str | None = None,
+        rng: Any = None,
+        progress: bool | None = None,
+    ) -> Any:
+        """Bootstrap the fit: refit all resamples at once; returns a :class:`BootstrapResult`.
+
+        Parameters
+        ----------
+        n_resamples : int, default 1000
+        method : {"pairs", "cluster", "residual", "wild", "bayesian"}, default "pairs"
+            ``pairs`` resamples points (multinomial counts as weights); ``cluster`` resamples
+            whole groups (``groups``: one label per point, e.g. all checkpoints of one run);
+            ``residual`` adds resampled leverage-corrected residuals to the fitted values;
+            ``wild`` flips their signs at random (Rademacher); ``bayesian`` uses Dirichlet
+            weights.
+        groups : array-like, optional
+            Group label of every point, for ``method="cluster"``.
+        confidence_level : float, default 0.95
+            Default level of the result's intervals.
+        interval : {"studentized", "percentile", "basic", "bca", "expanded"}, optional
+            Default interval type of the result; ``None`` picks the one the coverage study
+            measured best for ``method`` (``studentized`` for pairs, residual and wild; see
+            ``clipscale.bootstrap.DEFAULT_INTERVALS`` and docs/uncertainty.md).
+        rng : int or numpy.random.Generator, optional
+            Seed or generator; the same seed gives the same result.
+        progress : bool, optional
+            Show a progress bar; by default only on a terminal and for runs longer than ~1 s.
+
+        Failed resamples are counted (``n_failed``) and reported, never silently dropped.
+        """
+        from .bootstrap import bootstrap
+
+        return bootstrap(
+            self,
+            n_resamples,
+            method=method,
+            groups=groups,
+            confidence_level=confidence_level,
+            interval=interval,
+            rng=rng,
+            progress=progress,
+        )
 
     def to_lmfit(self) -> Any:
         """The fit as ``lmfit.Parameters`` with ``stderr`` and correlations filled in."""
@@ -190,12 +271,19 @@ class FitResult:
             f"{'param':<8} {'value':>14} {'stderr':>12}",
         ]
         for p in self.form.param_names:
-            se = self.stderr[p]
+            value, err = self._rendered(p)
             tag = "  (fixed)" if p not in self.free_params else ""
-            lines.append(f"{p:<8} {format_value(self.params[p], se):>14} {se:>12.3g}{tag}")
+            lines.append(f"{p:<8} {value:>14} {err:>12}{tag}")
         if self.notes:
             lines += ["", "notes:"] + [f"  - {note}" for note in self.notes]
         return "\n".join(lines)
+
+    def _rendered(self, p: str) -> tuple[str, str]:
+        """Value and standard error of ``p`` as text, both ending on the same digit."""
+        se = self.stderr[p]
+        if p not in self.free_params:
+            return format_value(self.params[p]), "-"
+        return format_value(self.params[p], se), format_value(se, se)
 
     def __str__(self) -> str:
         return self.summary()
@@ -208,9 +296,9 @@ class FitResult:
 
     def _repr_html_(self) -> str:
         esc = html.escape
+        cells = {p: self._rendered(p) for p in self.form.param_names}
         rows = "".join(
-            f"<tr><td>{esc(p)}</td><td>{esc(format_value(self.params[p], self.stderr[p]))}</td>"
-            f"<td>{self.stderr[p]:.3g}</td>"
+            f"<tr><td>{esc(p)}</td><td>{esc(cells[p][0])}</td><td>{esc(cells[p][1])}</td>"
             f"<td>{'fixed' if p not in self.free_params else ''}</td></tr>"
             for p in self.form.param_names
         )
@@ -259,34 +347,42 @@ class FitResult:
             raise DataError(f"not a clipscale FitResult JSON document: {exc}") from exc
         if not isinstance(d, dict) or d.get("schema") != _SCHEMA:
             raise DataError(f"not a clipscale FitResult JSON document (expected schema {_SCHEMA})")
-        names = d["covariance"]["names"]
-        cov = np.array(
-            [[np.nan if v is None else v for v in row] for row in d["covariance"]["values"]],
-            dtype=float,
-        ).reshape(len(names), len(names))
-        settings = d["settings"]
-        settings["bounds"] = {
-            k: [_unjson_bound(v[0], -np.inf), _unjson_bound(v[1], np.inf)]
-            for k, v in settings["bounds"].items()
-        }
-        data = d["data"]
-        result = cls(
-            form=forms.from_spec(d["form"]),
-            params=d["params"],
-            stderr={k: np.nan if v is None else v for k, v in d["stderr"].items()},
-            covariance=pd.DataFrame(cov, index=names, columns=names),
-            loss=d["loss"],
-            loss_value=d["loss_value"],
-            n=d["n"],
-            dof=d["dof"],
-            notes=tuple(d["notes"]),
-            settings=settings,
-            x=np.asarray(data["x"], dtype=float),
-            y=np.asarray(data["y"], dtype=float),
-            weights=np.asarray(data["weights"], dtype=float),
-            data_hash=d["data_hash"],
-            version=d["clipscale_version"],
-        )
+        try:
+            names = d["covariance"]["names"]
+            cov = np.array(
+                [[np.nan if v is None else v for v in row] for row in d["covariance"]["values"]],
+                dtype=float,
+            ).reshape(len(names), len(names))
+            settings = d["settings"]
+            settings["bounds"] = {
+                k: [_unjson_bound(v[0], -np.inf), _unjson_bound(v[1], np.inf)]
+                for k, v in settings["bounds"].items()
+            }
+            data = d["data"]
+            result = cls(
+                form=forms.from_spec(d["form"]),
+                params=d["params"],
+                stderr={k: np.nan if v is None else v for k, v in d["stderr"].items()},
+                covariance=pd.DataFrame(cov, index=names, columns=names),
+                loss=d["loss"],
+                loss_value=d["loss_value"],
+                n=d["n"],
+                dof=d["dof"],
+                notes=tuple(d["notes"]),
+                settings=settings,
+                x=np.asarray(data["x"], dtype=float),
+                y=np.asarray(data["y"], dtype=float),
+                weights=np.asarray(data["weights"], dtype=float),
+                data_hash=d["data_hash"],
+                version=d["clipscale_version"],
+            )
+        except DataError:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            raise DataError(
+                "malformed clipscale FitResult JSON document: missing or bad field "
+                f"({type(exc).__name__}: {exc}); write it with FitResult.to_json()"
+            ) from exc
         if data_hash(result.x, result.y, result.weights) != result.data_hash:
             raise DataError("the JSON's data does not match its data_hash: the file was altered")
         return result

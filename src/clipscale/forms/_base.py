@@ -41,6 +41,8 @@ class Form:
     formula: ClassVar[str] = ""
     reference: ClassVar[str] = ""
     inputs: ClassVar[tuple[str, ...]] = ("x",)
+    #: grid points :func:`clipscale.fit` polishes by default (more for rugged forms)
+    n_starts: ClassVar[int] = 4
 
     param_names: tuple[str, ...] = ()
     linear: tuple[str, ...] = ()

@@ -45,6 +45,7 @@ class BrokenPowerLaw(Form):
     """
 
     name = "broken"
+    n_starts = 12
     formula = "y = a + b * x**(-c0) * prod_i (1 + (x/d_i)**(1/f_i))**(-c_i*f_i)"
     reference = "Caballero et al. 2022, arXiv:2210.14891"
     linear = ("a", "b")
@@ -106,7 +107,7 @@ class BrokenPowerLaw(Form):
             c, d, f = p[f"c{i}"], p[f"d{i}"], p[f"f{i}"]
             sig = _sigmoid(u)
             cols += [-bk * f * t, bk * c * sig / d, -bk * c * (t - u * sig)]
-        return np.stack(cols, axis=-1)
+        return np.stack(np.broadcast_arrays(*cols, p["a"])[:-1], axis=-1)
 
     def basis(self, nl: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         lx = np.log(np.asarray(x, dtype=float))
@@ -122,7 +123,9 @@ class BrokenPowerLaw(Form):
         }
         lo, hi = float(np.log(np.min(x))), float(np.log(np.max(x)))
         for i in range(1, self.n_breaks + 1):
-            grid[f"c{i}"] = np.concatenate([-slopes[::-1][:2], slopes])
+            grid[f"c{i}"] = np.concatenate([-slopes[::-1], slopes])
             grid[f"d{i}"] = np.exp(np.linspace(lo, hi, 8 if self.n_breaks == 1 else 5))
-            grid[f"f{i}"] = width * np.geomspace(0.01, 1.0, 4)
+            # sharpness up to 0.3 x the data's log-width: a wider "break" is a smooth bend that
+            # the slopes already describe, and such starts crowd out the real breaks
+            grid[f"f{i}"] = width * np.geomspace(0.01, 0.3, 4)
         return grid

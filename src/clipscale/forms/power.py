@@ -47,7 +47,7 @@ class PowerLaw(Form):
     def jacobian(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)
         xa = np.exp(p["alpha"] * np.log(x))
-        return np.stack([xa, p["beta"] * xa * np.log(x)], axis=-1)
+        return np.stack(np.broadcast_arrays(xa, p["beta"] * xa * np.log(x)), axis=-1)
 
     def basis(self, nl: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         alpha = np.asarray(nl["alpha"], dtype=float)[:, None]

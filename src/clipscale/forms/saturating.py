@@ -52,7 +52,8 @@ class SaturatingPowerLaw(Form):
     def jacobian(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)
         xa = np.exp(-p["alpha"] * np.log(x))
-        return np.stack([np.ones_like(xa), xa, -p["A"] * xa * np.log(x)], axis=-1)
+        cols = np.broadcast_arrays(np.ones_like(xa), xa, -p["A"] * xa * np.log(x), p["E"])[:3]
+        return np.stack(cols, axis=-1)
 
     def basis(self, nl: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         xa = np.exp(-np.asarray(nl["alpha"], dtype=float)[:, None] * np.log(x))

@@ -54,7 +54,8 @@ class ShiftedPowerLaw(Form):
         lxs = self._log_xs(p["s"], x)
         xa = np.exp(-p["alpha"] * lxs)
         d_s = -p["alpha"] * p["A"] * xa / (x + p["s"])
-        return np.stack([np.ones_like(xa), xa, d_s, -p["A"] * xa * lxs], axis=-1)
+        cols = np.broadcast_arrays(np.ones_like(xa), xa, d_s, -p["A"] * xa * lxs, p["E"])[:4]
+        return np.stack(cols, axis=-1)
 
     def basis(self, nl: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         lxs = np.log(nl["s"][:, None] + x[None, :])

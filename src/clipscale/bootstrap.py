@@ -1,0 +1,526 @@
+"""Bootstrap intervals for fitted scaling laws: the entry point and :class:`BootstrapResult`.
+
+Every scheme (:mod:`clipscale._resample`) turns a fit into ``B`` resamples over the *same*
+inputs: a weight vector per resample (pairs: multinomial counts, bayesian: Dirichlet weights,
+cluster: counts of whole groups) or a new target vector (residual, wild).
+:mod:`clipscale._batched` then fits all of them at once, warm-started from the point estimate
+and checked against the start grid; :mod:`clipscale._intervals` turns the draws into intervals.
+
+>>> import numpy as np, clipscale
+>>> rng = np.random.default_rng(0)
+>>> x = np.geomspace(1e7, 1e10, 12)
+>>> y = (0.2 + 0.6 * (x / 1e7) ** -0.35) * np.exp(0.02 * rng.standard_normal(12))
+>>> boot = clipscale.fit("saturating", x, y).bootstrap(1000, rng=0)
+>>> low, high = boot.confidence_interval("alpha")
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from . import _intervals as iv
+from ._batched import Batch, covariances, solve
+from ._resample import METHODS, Scheme, residual_variance, solve_all, validate
+from .exceptions import ClipscaleWarning, DataError
+from .results import format_value
+
+if TYPE_CHECKING:
+    from .results import FitResult
+
+__all__ = ["bootstrap", "BootstrapResult", "METHODS", "DEFAULT_INTERVALS"]
+
+#: Default interval type of each method: the one ``benchmarks/coverage_study.py`` measured
+#: closest to nominal (docs/uncertainty.md has the table). Pairs, residual and wild
+#: bootstraps are calibrated with studentized intervals (``tests/test_coverage.py`` checks
+#: pairs); no interval type made the bayesian or cluster bootstraps calibrated at n <= 20.
+DEFAULT_INTERVALS = {
+    "pairs": "studentized",
+    "residual": "studentized",
+    "wild": "studentized",
+    "bayesian": "expanded",
+    "cluster": "percentile",
+}
+_SHRUNK = ("pairs", "cluster", "bayesian")  # schemes whose spread shrinks by (n - p) / n
+
+
+def bootstrap(
+    result: FitResult,
+    n_resamples: int = 1000,
+    *,
+    method: str = "pairs",
+    groups: Any = None,
+    confidence_level: float = 0.95,
+    interval: str | None = None,
+    rng: int | np.random.Generator | None = None,
+    progress: bool | None = None,
+) -> BootstrapResult:
+    """Refit ``result`` on ``n_resamples`` bootstrap resamples, all at once.
+
+    See :meth:`clipscale.FitResult.bootstrap` for the parameters.
+    """
+    method, level, interval, gen, codes = validate(
+        result, n_resamples, method, groups, confidence_level, interval, rng, DEFAULT_INTERVALS
+    )
+    batch = Batch.from_fit(result)
+    theta_hat = np.array([result.params[p] for p in batch.names], float)
+    scheme = Scheme(result, batch, method, codes)
+    start = time.perf_counter()
+    w, y, mult = scheme.draw(gen, int(n_resamples))
+    sol = solve_all(batch, theta_hat, y, w, progress)
+    k = batch.free_idx.size
+    dof = mult @ (result.weights > 0).astype(float) - k
+    cov = covariances(batch, sol.theta, y, w, dof)
+    s2 = residual_variance(batch, sol.theta, y, w, dof)
+    jw = scheme.jackknife_weights()
+    jack = solve(batch, theta_hat, result.y, jw, check_grid=False).theta if len(jw) else None
+    counts = sol.counts()
+    solver = {**counts, "iterations": sol.iterations, "seconds": time.perf_counter() - start}
+    out = BootstrapResult(
+        fit=result,
+        method=method,
+        interval=interval,
+        confidence_level=level,
+        theta=sol.theta,
+        loss_values=sol.value,
+        residual_variance=s2,
+        status=sol.status,
+        covariances=cov,
+        jackknife=np.zeros((0, len(batch.names))) if jack is None else jack,
+        solver=solver,
+        seed=int(gen.integers(2**62)),
+        n_units=scheme.n_units,
+    )
+    for note in out.notes:
+        warnings.warn(note, ClipscaleWarning, stacklevel=3)
+    return out
+
+
+# --------------------------------------------------------------------------- the result
+_SCHEMA = "clipscale.BootstrapResult/1"
+_STATUS_NAMES = {0: "ok", 1: "regrid", 2: "fallback", -1: "failed", -2: "degenerate"}
+
+
+def _frozen(a: Any) -> np.ndarray:
+    a = np.array(a, copy=True)
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class BootstrapResult:
+    """Bootstrap distribution of a fit; a frozen value made by :meth:`FitResult.bootstrap`.
+
+    Attributes
+    ----------
+    fit : FitResult
+        The fit that was resampled (its parameters are the point estimates).
+    method : str
+        Resampling scheme: ``pairs``, ``cluster``, ``residual``, ``wild`` or ``bayesian``.
+    interval : str
+        Default interval type of the ``*_interval`` methods.
+    confidence_level : float
+        Default confidence level.
+    theta : ndarray, shape (B, p)
+        Parameter vectors of every resample (fixed parameters included), read-only.
+    loss_values, residual_variance : ndarray, shape (B,)
+        Loss at each resample's optimum, and its residual variance on the loss's scale.
+    status : ndarray of int, shape (B,)
+        0 solved in the batch, 1 re-polished from the start grid, 2 refitted by the fallback
+        loop, -1 failed (no finite loss), -2 degenerate (fewer distinct points than free
+        parameters). Failed and degenerate resamples are left out of every interval.
+    covariances : ndarray, shape (B, k, k)
+        Covariance of the free parameters of each resample (for studentized intervals).
+    jackknife : ndarray, shape (J, p)
+        Leave-one-out (point, or group for ``cluster``) estimates, for ``bca``.
+    solver : Mapping
+        How many resamples each solver path handled, LM iterations and seconds.
+    seed : int
+        Seed of the noise draws of observation intervals (so they are reproducible).
+    n_units : int
+        Number of resampled units: points with weight, or groups.
+    """
+
+    fit: FitResult
+    method: str
+    interval: str
+    confidence_level: float
+    theta: np.ndarray
+    loss_values: np.ndarray
+    residual_variance: np.ndarray
+    status: np.ndarray
+    covariances: np.ndarray
+    jackknife: np.ndarray
+    solver: Mapping[str, Any]
+    seed: int
+    n_units: int
+    version: str = field(default_factory=lambda: _version())
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        for name in ("theta", "loss_values", "residual_variance", "covariances", "jackknife"):
+            set_(self, name, _frozen(np.asarray(getattr(self, name), float)))
+        set_(self, "status", _frozen(np.asarray(self.status, int)))
+        set_(self, "solver", MappingProxyType(dict(self.solver)))
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def n_resamples(self) -> int:
+        return int(self.theta.shape[0])
+
+    @property
+    def n_failed(self) -> int:
+        """Resamples whose fit failed or was degenerate (left out of the intervals)."""
+        return int(np.sum(self.status < 0))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.fit.form.param_names
+
+    @property
+    def draws(self) -> pd.DataFrame:
+        """One row per resample: parameters, loss value, residual variance and status."""
+        df = pd.DataFrame(self.theta, columns=list(self.names))
+        df["loss_value"] = self.loss_values
+        df["status"] = [_STATUS_NAMES[int(s)] for s in self.status]
+        df.index.name = "resample"
+        return df
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        out = []
+        if self.n_failed:
+            deg = int(np.sum(self.status == -2))
+            out.append(
+                f"{self.n_failed} of {self.n_resamples} resamples failed ({deg} degenerate: "
+                "fewer distinct points than free parameters) and are left out of the intervals"
+            )
+        return tuple(out)
+
+    def _ok(self) -> np.ndarray:
+        return self.status >= 0
+
+    def _level(self, confidence_level: float | None) -> float:
+        if confidence_level is None:
+            return self.confidence_level
+        return iv.check_level(confidence_level)
+
+    def _kind(self, interval: str | None) -> str:
+        return self.interval if interval is None else iv.check_interval(interval)
+
+    def _expansion(self, level: float) -> float:
+        k = len(self.fit.free_params)
+        return iv.expansion_factor(level, self.n_units, k, shrunk=self.method in _SHRUNK)
+
+    def _compute(self, kind, level, draws, est, se_draws, se_hat, jack):  # noqa: ANN001, ANN202
+        return iv.interval(
+            kind,
+            draws,
+            est,
+            level,
+            se_draws=se_draws,
+            se_hat=se_hat,
+            jackknife=jack,
+            expansion=self._expansion(level),
+        )
+
+    # ------------------------------------------------------------------ parameters
+    def _param_intervals(self, level: float, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        free = list(self.fit.free_params)
+        idx = [self.names.index(p) for p in free]
+        ok = self._ok()
+        est = np.array([self.fit.params[p] for p in free])
+        se_draws = np.sqrt(np.abs(np.diagonal(self.covariances, axis1=1, axis2=2)))[ok]
+        se_hat = np.array([self.fit.stderr[p] for p in free])
+        jack = self.jackknife[:, idx] if len(self.jackknife) else None
+        low, high = self._compute(kind, level, self.theta[ok][:, idx], est, se_draws, se_hat, jack)
+        all_low = np.array([self.fit.params[p] for p in self.names])
+        all_high = all_low.copy()
+        all_low[idx], all_high[idx] = low, high
+        return all_low, all_high
+
+    def confidence_interval(
+        self, name: str, confidence_level: float | None = None, *, interval: str | None = None
+    ) -> tuple[float, float]:
+        """``(low, high)`` for parameter ``name``; a fixed parameter gives ``(value, value)``."""
+        if name not in self.names:
+            raise DataError(
+                f"{name!r} is not a parameter of form {self.fit.form.name!r}; its parameters "
+                f"are {', '.join(self.names)} (use derive() for other quantities)"
+            )
+        low, high = self._param_intervals(self._level(confidence_level), self._kind(interval))
+        i = self.names.index(name)
+        return float(low[i]), float(high[i])
+
+    def table(
+        self, confidence_level: float | None = None, *, interval: str | None = None
+    ) -> pd.DataFrame:
+        """Every parameter: estimate, bootstrap std, bias, lower and upper end, fixed."""
+        level, kind = self._level(confidence_level), self._kind(interval)
+        low, high = self._param_intervals(level, kind)
+        ok = self.theta[self._ok()]
+        est = np.array([self.fit.params[p] for p in self.names])
+        with np.errstate(all="ignore"):
+            std = np.std(ok, axis=0, ddof=1) if len(ok) > 1 else np.full(len(est), np.nan)
+            bias = np.mean(ok, axis=0) - est if len(ok) else np.full(len(est), np.nan)
+        return pd.DataFrame(
+            {
+                "estimate": est,
+                "std": std,
+                "bias": bias,
+                "lower": low,
+                "upper": high,
+                "fixed": [p not in self.fit.free_params for p in self.names],
+            },
+            index=pd.Index(self.names, name="param"),
+        )
+
+    # ------------------------------------------------------------------ predictions
+    def _prediction_parts(self, xa: np.ndarray, theta: np.ndarray):  # noqa: ANN202
+        free = list(self.fit.free_params)
+        params = {p: theta[:, [i]] for i, p in enumerate(self.names)}
+        tv, grad, _ = iv.gradient_in_space(self.fit.form, params, xa, free, self.fit.loss)
+        return np.broadcast_to(tv, (theta.shape[0], xa.shape[0])), grad
+
+    def predict_interval(
+        self,
+        x: Any,
+        *,
+        kind: str = "mean",
+        confidence_level: float | None = None,
+        interval: str | None = None,
+    ) -> pd.DataFrame:
+        """Pointwise interval for the fitted law at ``x``.
+
+        Parameters
+        ----------
+        x : array-like (named inputs for joint laws)
+        kind : {"mean", "observation"}
+            ``mean``: where the law itself lies. ``observation``: where a new measurement at
+            ``x`` (weight 1) lies: the resampled law plus a residual drawn from the fit's
+            leverage-corrected residuals (the interval type's standard errors add the residual
+            variance). ``bca`` is not available for observations.
+        confidence_level, interval : optional
+            Override the result's defaults.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``estimate`` (the fit's prediction), ``lower``, ``upper`` and ``extrapolated``
+            (True outside the range of the fitted inputs), indexed by ``x``.
+        """
+        if kind not in ("mean", "observation"):
+            raise DataError(f"kind must be 'mean' or 'observation', got {kind!r}")
+        level, ikind = self._level(confidence_level), self._kind(interval)
+        if kind == "observation" and ikind == "bca":
+            raise DataError("interval='bca' is not available for kind='observation'")
+        xa = iv.as_x(self.fit, x)
+        ok = self._ok()
+        tv, grad = self._prediction_parts(xa, self.theta[ok])
+        se = np.sqrt(np.maximum(np.sum(grad @ self.covariances[ok] * grad, axis=-1), 0))
+        theta_hat = np.array([[self.fit.params[p] for p in self.names]])
+        tv_hat, grad_hat = self._prediction_parts(xa, theta_hat)
+        cov_hat = self.fit.covariance.to_numpy()
+        se_hat = np.sqrt(np.maximum(np.einsum("mi,ij,mj->m", grad_hat[0], cov_hat, grad_hat[0]), 0))
+        jack = self._prediction_parts(xa, self.jackknife)[0] if len(self.jackknife) else None
+        if kind == "observation":
+            tv, se, se_hat = self._add_noise(tv, se, se_hat, ok)
+        low, high = self._compute(ikind, level, tv, tv_hat[0], se, se_hat, jack)
+        _, inverse = iv.space(self.fit.loss)
+        return pd.DataFrame(
+            {
+                "estimate": self.fit.form.predict(self.fit.params, xa),
+                "lower": inverse(low),
+                "upper": inverse(high),
+                "extrapolated": iv.outside(self.fit, xa),
+            },
+            index=iv.prediction_index(self.fit.form, xa),
+        )
+
+    def _add_noise(self, tv, se, se_hat, ok):  # noqa: ANN001, ANN202
+        from ._resample import residual_pool
+
+        _, _, centred = residual_pool(self.fit, Batch.from_fit(self.fit))
+        pool = centred[np.asarray(self.fit.weights) > 0]
+        gen = np.random.default_rng(self.seed)
+        noise = pool[gen.integers(0, pool.size, size=tv.shape)]
+        s2_hat = float(np.sum(pool**2) / max(pool.size, 1))
+        s2 = self.residual_variance[ok][:, None]
+        return tv + noise, np.sqrt(se**2 + s2), np.sqrt(se_hat**2 + s2_hat)
+
+    # ------------------------------------------------------------------ derived quantities
+    def derive(
+        self,
+        fn: Callable[[Mapping[str, Any]], Any],
+        *,
+        confidence_level: float | None = None,
+        interval: str | None = None,
+    ) -> pd.DataFrame:
+        """Interval for any quantity computed from the parameters.
+
+        ``fn(params)`` gets a mapping of parameter name to value and returns a number (or a
+        1-D array). It is called once with arrays holding every resample (write it with numpy
+        operations) and falls back to one call per resample when that fails. Example, the
+        scale at which a saturating law reaches error 0.25::
+
+            boot.derive(lambda p: (p["A"] / (0.25 - p["E"])) ** (1 / p["alpha"]))
+
+        Returns a DataFrame with ``estimate``, ``lower``, ``upper`` and ``n_undefined`` (draws
+        where ``fn`` gave NaN, left out of the interval), one row per element of the output.
+        Studentized intervals use numerical gradients of ``fn``.
+        """
+        level, kind = self._level(confidence_level), self._kind(interval)
+        ok = self._ok()
+        theta_hat = np.array([[self.fit.params[p] for p in self.names]])
+        names = self.names
+        est = iv.call_on_draws(fn, names, theta_hat)[0]
+        draws = iv.call_on_draws(fn, names, self.theta[ok])
+        jack = iv.call_on_draws(fn, names, self.jackknife) if len(self.jackknife) else None
+        se = se_hat = None
+        if kind == "studentized":
+            cov_hat = self.fit.covariance.to_numpy()[None]
+            free = [names.index(p) for p in self.fit.free_params]
+            se = iv.derived_se(fn, names, free, self.theta[ok], self.covariances[ok])
+            se_hat = iv.derived_se(fn, names, free, theta_hat, cov_hat)[0]
+        low, high = self._compute(kind, level, draws, est, se, se_hat, jack)
+        return pd.DataFrame(
+            {"estimate": est, "lower": low, "upper": high, "n_undefined": np.isnan(draws).sum(0)}
+        )
+
+    # ------------------------------------------------------------------ renderings
+    def _header(self) -> list[str]:
+        s = self.solver
+        return [
+            f"clipscale bootstrap: {self.fit.form.name}   {self.fit.form.formula}",
+            f"loss {self.fit.loss}   n = {self.fit.n}   method {self.method}, "
+            f"{self.n_resamples} resamples, {self.confidence_level:.0%} {self.interval} intervals",
+            f"failed {self.n_failed}   (batched {s.get('ok', 0)}, re-polished from the grid "
+            f"{s.get('regrid', 0)}, fallback loop {s.get('fallback', 0)})   "
+            f"{s.get('seconds', float('nan')):.2f} s",
+        ]
+
+    def summary(self) -> str:
+        """Plain-text report: settings, solver counts, one line per parameter, notes."""
+        tab = self.table()
+        lines = self._header() + [
+            "",
+            f"{'param':<8} {'estimate':>12} {'std':>10} {'lower':>12} {'upper':>12}",
+        ]
+        for p, row in tab.iterrows():
+            tag = "  (fixed)" if row["fixed"] else ""
+            lines.append(
+                f"{p:<8} {format_value(row['estimate'], row['std']):>12} {row['std']:>10.3g} "
+                f"{row['lower']:>12.6g} {row['upper']:>12.6g}{tag}"
+            )
+        if self.notes:
+            lines += ["", "notes:"] + [f"  - {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return (
+            f"<BootstrapResult {self.fit.form.name}: {self.method}, {self.n_resamples} resamples, "
+            f"{self.n_failed} failed, {self.interval} {self.confidence_level:g}>"
+        )
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        tab = self.table()
+        rows = "".join(
+            f"<tr><td>{esc(str(p))}</td><td>{esc(format_value(r['estimate'], r['std']))}</td>"
+            f"<td>{r['std']:.3g}</td><td>{r['lower']:.6g}</td><td>{r['upper']:.6g}</td></tr>"
+            for p, r in tab.iterrows()
+        )
+        head = "<br>".join(esc(line) for line in self._header())
+        notes = "".join(f"<li>{esc(n)}</li>" for n in self.notes)
+        return (
+            f"<div class='clipscale-bootstrap'>{head}<table><thead><tr><th>param</th>"
+            "<th>estimate</th><th>std</th><th>lower</th><th>upper</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>" + (f"<ul>{notes}</ul>" if notes else "") + "</div>"
+        )
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (NaN and inf become ``null``); embeds the fit's own dict."""
+        return {
+            "schema": _SCHEMA,
+            "clipscale_version": self.version,
+            "fit": self.fit.to_dict(),
+            "method": self.method,
+            "interval": self.interval,
+            "confidence_level": self.confidence_level,
+            "theta": _nested(self.theta),
+            "loss_values": _nested(self.loss_values),
+            "residual_variance": _nested(self.residual_variance),
+            "status": self.status.tolist(),
+            "covariances": _nested(self.covariances),
+            "jackknife": _nested(self.jackknife),
+            "solver": {k: _json_scalar(v) for k, v in self.solver.items()},
+            "seed": self.seed,
+            "n_units": self.n_units,
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        """JSON text that :meth:`from_json` loads back (no pickle)."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> BootstrapResult:
+        """Load a result written by :meth:`to_json`."""
+        from .results import FitResult
+
+        try:
+            d = json.loads(text)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise DataError(f"not a clipscale BootstrapResult JSON document: {exc}") from exc
+        if not isinstance(d, dict) or d.get("schema") != _SCHEMA:
+            raise DataError(f"not a clipscale BootstrapResult JSON document ({_SCHEMA})")
+        p = len(d["fit"]["params"])
+        k = len(d["fit"]["covariance"]["names"])
+        return cls(
+            fit=FitResult.from_json(json.dumps(d["fit"])),
+            method=d["method"],
+            interval=d["interval"],
+            confidence_level=d["confidence_level"],
+            theta=_array(d["theta"]).reshape(-1, p),
+            loss_values=_array(d["loss_values"]),
+            residual_variance=_array(d["residual_variance"]),
+            status=np.asarray(d["status"], int),
+            covariances=_array(d["covariances"]).reshape(-1, k, k),
+            jackknife=_array(d["jackknife"]).reshape(-1, p),
+            solver=d["solver"],
+            seed=int(d["seed"]),
+            n_units=int(d["n_units"]),
+            version=d["clipscale_version"],
+        )
+
+
+def _json_scalar(v: Any) -> Any:
+    if isinstance(v, float | np.floating):
+        return float(v) if np.isfinite(v) else None
+    return int(v) if isinstance(v, np.integer) else v
+
+
+def _nested(a: np.ndarray) -> Any:
+    return np.where(np.isfinite(a), a, np.nan).astype(object).tolist() if a.size else []
+
+
+def _array(v: Any) -> np.ndarray:
+    return np.array(v if v else [], dtype=float)
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
