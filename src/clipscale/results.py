@@ -187,9 +187,12 @@ class FitResult:
     ) -> Any:
         """Bootstrap the fit: refit all resamples at once; returns a :class:`BootstrapResult`.
 
+        Failed resamples are counted (``n_failed``) and reported, never silently dropped.
+
         Parameters
         ----------
         n_resamples : int, default 1000
+            Number of resamples.
         method : {"pairs", "cluster", "residual", "wild", "bayesian"}, default "pairs"
             ``pairs`` resamples points (multinomial counts as weights); ``cluster`` resamples
             whole groups (``groups``: one label per point, e.g. all checkpoints of one run);
@@ -208,8 +211,6 @@ class FitResult:
             Seed or generator; the same seed gives the same result.
         progress : bool, optional
             Show a progress bar; by default only on a terminal and for runs longer than ~1 s.
-
-        Failed resamples are counted (``n_failed``) and reported, never silently dropped.
         """
         from .bootstrap import bootstrap
 
