@@ -20,17 +20,12 @@ add overhead to every library.
 
 from __future__ import annotations
 
-import os
+import time
+import warnings
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+import numpy as np
 
-import time  # noqa: E402
-import warnings  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-import clipscale as cs  # noqa: E402
+import clipscale as cs
 
 SEED = 2024
 N_POINTS = 30

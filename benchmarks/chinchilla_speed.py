@@ -19,22 +19,17 @@ L-BFGS-B's multi-threaded BLAS calls cost ~5x more than they save, which would f
 
 from __future__ import annotations
 
-import os
+import argparse
+import itertools
+import time
+from pathlib import Path
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+from scipy.special import huber
 
-import argparse  # noqa: E402
-import itertools  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy.optimize import minimize  # noqa: E402
-from scipy.special import huber  # noqa: E402
-
-import clipscale  # noqa: E402
+import clipscale
 
 DATA = (
     Path(__file__).resolve().parents[1]
