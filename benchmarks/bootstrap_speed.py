@@ -13,9 +13,8 @@ Run from the repository root::
 
     PYTHONPATH=src python benchmarks/bootstrap_speed.py
 
-Times are the best of three runs (one for lmfit). BLAS is pinned to one thread (unless the
-environment already sets it), as in the other benchmarks: on problems this small, threads only
-add overhead to every library.
+Times are the best of three runs (one for lmfit). The BLAS environment is left as it is: all
+tools run in the same process under the same settings.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ Run from the repository root::
     PYTHONPATH=src python benchmarks/chinchilla_speed.py            # 450 of the 4,500 starts
     PYTHONPATH=src python benchmarks/chinchilla_speed.py --stride 1 # the full recipe
 
-BLAS is pinned to one thread (unless the environment already sets it): on small problems
-L-BFGS-B's multi-threaded BLAS calls cost ~5x more than they save, which would flatter clipscale.
+The BLAS environment is left as it is; both run in the same process under the same settings.
+On a loaded 2-core machine multi-threaded BLAS slows L-BFGS-B's small calls (both sides use it).
 """
 
 from __future__ import annotations
