@@ -45,7 +45,7 @@ def test_reproduce_quiet(
 ) -> None:
     seen = {}
 
-    def fake_run(out_dir: str, *, quiet: bool = False) -> dict:
+    def fake_run(out_dir: str, *, quiet: bool = False, n_resamples: int = 1000) -> dict:
         seen.update(out=out_dir, quiet=quiet)
         return {}
 

@@ -39,6 +39,11 @@ FITS_COLUMNS = [
     "published_beta",
     "published_alpha",
     "in_paper",
+    "alpha_low",
+    "alpha_high",
+    "beta_low",
+    "beta_high",
+    "n_failed",
 ]
 PREDICTION_COLUMNS = [
     "task",
@@ -117,7 +122,8 @@ def test_paper_fit(fits: pd.DataFrame, task: str, family: str) -> None:
 
 
 def test_paper_fits_cover_every_task(fits: pd.DataFrame) -> None:
-    assert list(fits.columns) == FITS_COLUMNS
+    # without n_resamples there are no interval columns
+    assert list(fits.columns) == FITS_COLUMNS[: FITS_COLUMNS.index("alpha_low")]
     df = load_openclip()
     tasks = set(df["task"])
     assert set(fits["task"]) == tasks
@@ -289,6 +295,22 @@ def test_run_prints_the_table(report: tuple[Path, dict, str]) -> None:
     text = report[2]
     assert "5.8581" in text and "-0.11139" in text
     assert "imagenet1k: 0.8744 pp" in text and "mscoco_captions: 0.5884 pp" in text
+    assert "95% CI of alpha" in text
+
+
+def test_run_fits_carry_bootstrap_intervals(report: tuple[Path, dict, str]) -> None:
+    fits = report[1]["fits"]
+    assert (fits["n_failed"] == 0).all()
+    for name in ("alpha", "beta"):
+        low, high = fits[f"{name}_low"], fits[f"{name}_high"]
+        assert np.isfinite(low).all() and np.isfinite(high).all()
+        assert (low < fits[name]).all() and (fits[name] < high).all()
+    # the published alpha lies inside each reproduced law's interval
+    paper = fits[fits["in_paper"]]
+    assert (
+        (paper["alpha_low"] < paper["published_alpha"])
+        & (paper["published_alpha"] < paper["alpha_high"])
+    ).all()
 
 
 def test_run_quiet_prints_nothing(
@@ -297,7 +319,7 @@ def test_run_quiet_prints_nothing(
     import clipscale.reproduce as reproduce
 
     # only the printing is under test: skip the slow steps
-    monkeypatch.setattr(reproduce, "figures", lambda out, df=None: [])
+    monkeypatch.setattr(reproduce, "figures", lambda out, df=None, n_resamples=0: [])
     monkeypatch.setattr(reproduce, "beyond_paper", lambda df=None: pd.DataFrame({"task": []}))
     result = run(tmp_path, quiet=True)
     assert capsys.readouterr().out == ""

@@ -161,6 +161,10 @@ def _studentized(draws, estimate, level, se_draws, se_hat):  # noqa: ANN001, ANN
     with np.errstate(invalid="ignore", divide="ignore"):
         t = (draws - estimate) / se_draws
     t = np.where(np.isfinite(t) | np.isinf(draws), t, np.nan)
+    # a resample that its law fits exactly (as many distinct points as free parameters) has a
+    # standard error of rounding size and no t statistic: leave it out rather than let 1e14 in
+    exact = np.asarray(se_draws, float) <= 1e-8 * np.abs(se_hat)
+    t = np.where(exact, np.nan, t)
     tail = (1 - level) / 2
     low = estimate - quantile(t, 1 - tail) * se_hat
     high = estimate - quantile(t, tail) * se_hat

@@ -59,8 +59,8 @@ def _solve_scaled(A: np.ndarray, rhs: np.ndarray, ridge: float = 1e-12) -> np.nd
     """Solve the ``(m, k, k)`` symmetric systems with unit-diagonal scaling and a small ridge."""
     d = np.sqrt(np.abs(np.diagonal(A, axis1=1, axis2=2)))
     d = np.where(d > 0, d, 1.0)
-    An = A / (d[:, :, None] * d[:, None, :]) + ridge * np.eye(A.shape[1])
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # a resample with a non-finite Gram matrix gets a 0 step
+        An = A / (d[:, :, None] * d[:, None, :]) + ridge * np.eye(A.shape[1])
         z = _small_solve(An, rhs / d) / d
     return np.where(np.isfinite(z), z, 0.0)
 

@@ -209,8 +209,23 @@ def family_fit(df: pd.DataFrame | None, task: str, family: str) -> tuple[FitResu
 
 
 # --------------------------------------------------------------------------- fits
+def law_bootstrap(result: FitResult, n_resamples: int = 1000, *, rng: Any = 0) -> Any:
+    """Bootstrap one of the paper's laws: residual resampling, studentized 95% intervals.
+
+    The fitted points are fixed bin centres (OpenCLIP) or the 3 OpenAI runs, so the design is
+    fixed and tiny: resampling pairs would often leave fewer distinct points than parameters.
+    Resampling the log-space residuals keeps every x and is the usual choice for such a
+    regression; the studentized interval is the one the coverage study found calibrated for it.
+    """
+    return result.bootstrap(n_resamples, method="residual", rng=rng, progress=False)
+
+
 def paper_fits(
-    df: pd.DataFrame | None = None, *, tasks: Iterable[str] | None = None
+    df: pd.DataFrame | None = None,
+    *,
+    tasks: Iterable[str] | None = None,
+    n_resamples: int = 0,
+    rng: Any = 0,
 ) -> pd.DataFrame:
     """Fit ``E = beta * C**alpha`` per task and family, as in Cherti et al. (2023).
 
@@ -221,6 +236,11 @@ def paper_fits(
     tasks : iterable of str, optional
         Tasks to fit; default the paper's four tasks followed by every other classification
         and retrieval task of ``df``.
+    n_resamples : int, default 0
+        With a positive number, add 95% bootstrap intervals ``alpha_low``, ``alpha_high``,
+        ``beta_low``, ``beta_high`` (see :func:`law_bootstrap`).
+    rng : int or numpy.random.Generator, default 0
+        Seed of the bootstrap.
 
     Returns
     -------
@@ -228,7 +248,9 @@ def paper_fits(
         One row per (task, family) with columns ``task``, ``task_type``, ``family``,
         ``n_runs`` (runs of the family), ``n_points`` (points fitted: frontier bins for
         OpenCLIP, runs for OpenAI), ``beta``, ``alpha``, ``alpha_stderr``, ``published_beta``
-        and ``published_alpha`` (NaN where the paper gives none), ``in_paper`` (bool).
+        and ``published_alpha`` (NaN where the paper gives none), ``in_paper`` (bool); with
+        ``n_resamples``, also ``alpha_low``, ``alpha_high``, ``beta_low``, ``beta_high`` and
+        ``n_failed`` (resamples whose fit failed).
     """
     runs = _runs(df)
     rows = []
@@ -255,6 +277,12 @@ def paper_fits(
                     "in_paper": (task, family) in PUBLISHED_FITS,
                 }
             )
+            if n_resamples > 0:
+                boot = law_bootstrap(result, n_resamples, rng=rng)
+                for name in ("alpha", "beta"):
+                    low, high = boot.confidence_interval(name)
+                    rows[-1][f"{name}_low"], rows[-1][f"{name}_high"] = low, high
+                rows[-1]["n_failed"] = boot.n_failed
     if not rows:
         raise DataError("no task of df has two or more runs of a family; nothing to fit")
     return pd.DataFrame(rows)
@@ -506,20 +534,26 @@ def format_fits(fits: pd.DataFrame, *, paper_only: bool = True) -> str:
         Only the rows the paper reports.
     """
     rows = fits[fits["in_paper"]] if paper_only else fits
+    ci = "alpha_low" in rows
     head = (
         f"{'task':<22} {'family':<9} {'beta':>10} {'paper':>10} "
-        f"{'alpha':>10} {'paper':>10} {'d alpha':>9}"
+        f"{'alpha':>10} {'paper':>10} {'d alpha':>9}" + (f" {'95% CI of alpha':>20}" if ci else "")
     )
     lines = [head, "-" * len(head)]
     for r in rows.itertuples():
-        lines.append(
+        line = (
             f"{r.task:<22} {r.family:<9} {r.beta:>10.4f} {r.published_beta:>10.4f} "
             f"{r.alpha:>10.5f} {r.published_alpha:>10.5f} {r.alpha - r.published_alpha:>9.1e}"
         )
+        if ci:
+            line += f"  [{r.alpha_low:>8.4f}, {r.alpha_high:>8.4f}]"
+        lines.append(line)
     return "\n".join(lines)
 
 
-def figures(out_dir: str | Path, df: pd.DataFrame | None = None, *, dpi: int = 120) -> list[Path]:
+def figures(
+    out_dir: str | Path, df: pd.DataFrame | None = None, *, dpi: int = 120, n_resamples: int = 0
+) -> list[Path]:
     """Write the paper's Figure 1 panels and an extrapolation figure as PNG (Agg backend).
 
     One ``fig_<task>.png`` per paper task: error against compute on log-log axes, every run
@@ -535,6 +569,8 @@ def figures(out_dir: str | Path, df: pd.DataFrame | None = None, *, dpi: int = 1
         Runs (default :func:`clipscale.datasets.load_openclip`).
     dpi : int, default 120
         Resolution of the PNGs.
+    n_resamples : int, default 0
+        With a positive number, each law is drawn with its 95% bootstrap band for the mean.
 
     Returns
     -------
@@ -556,8 +592,10 @@ def figures(out_dir: str | Path, df: pd.DataFrame | None = None, *, dpi: int = 1
         laion = _select(runs, task, "openclip")
         plot_frontier(laion, color_by="upstream_dataset", ax=ax)
         law, _ = family_fit(runs, task, "openclip")
+        law = law_bootstrap(law, n_resamples) if n_resamples > 0 else law
         plot_fit(law, ax=ax, label="OpenCLIP", color="tab:red", show_data=False)
         law, _ = family_fit(runs, task, "openai")
+        law = law_bootstrap(law, n_resamples) if n_resamples > 0 else law
         plot_fit(law, ax=ax, label="OpenAI CLIP", color="black", data_label="CLIP-WIT", marker="*")
         metric = "image retrieval Recall@5" if "retrieval" in _task_type(laion) else "top-1 acc."
         ax.set_xlabel("compute C (GMACs)")
@@ -612,7 +650,9 @@ def _make_dir(out_dir: str | Path) -> Path:
     return out
 
 
-def run(out_dir: str | Path = "clipscale-reproduce", *, quiet: bool = False) -> dict[str, Any]:
+def run(
+    out_dir: str | Path = "clipscale-reproduce", *, quiet: bool = False, n_resamples: int = 1000
+) -> dict[str, Any]:
     """Run the whole reproduction on the bundled data and write its tables and figures.
 
     Writes into ``out_dir`` (created if needed): ``fits.csv`` (:func:`paper_fits`),
@@ -626,6 +666,9 @@ def run(out_dir: str | Path = "clipscale-reproduce", *, quiet: bool = False) -> 
         Output directory.
     quiet : bool, default False
         Print nothing.
+    n_resamples : int, default 1000
+        Bootstrap resamples per law for the intervals in ``fits.csv`` and the figures' bands
+        (0 skips them).
 
     Returns
     -------
@@ -641,7 +684,7 @@ def run(out_dir: str | Path = "clipscale-reproduce", *, quiet: bool = False) -> 
     start = time.perf_counter()
     out = _make_dir(out_dir)
     runs = datasets.load_openclip()
-    fits = paper_fits(runs)
+    fits = paper_fits(runs, n_resamples=n_resamples)
     pred = predictions(runs)
     mae = prediction_mae(pred)
     extra = beyond_paper(runs)
@@ -656,7 +699,7 @@ def run(out_dir: str | Path = "clipscale-reproduce", *, quiet: bool = False) -> 
         for name, table in tables.items():
             table.to_csv(out / name, index=False)
             files.append(out / name)
-        files += figures(out, runs)
+        files += figures(out, runs, n_resamples=n_resamples)
     except OSError as exc:
         raise DataError(f"cannot write into {str(out)!r}: {exc.strerror or exc}") from exc
     seconds = time.perf_counter() - start
