@@ -198,7 +198,8 @@ class _LM:
                 lam[pick] *= 1e-3
         dx = trial[:, self.free] - th[:, self.free]
         predicted = -(2 * np.einsum("mi,mi->m", g, dx) + _quad(dx, jtj))
-        gain = (va - v_new) / np.where(predicted > 0, predicted, np.inf)
+        with np.errstate(invalid="ignore"):  # inf - inf for a resample with no finite loss
+            gain = (va - v_new) / np.where(predicted > 0, predicted, np.inf)
         accept = (v_new < va) & ~done
         idx = act[accept]
         self.theta[idx], self.r[idx], self.val[idx] = trial[accept], r_new[accept], v_new[accept]
