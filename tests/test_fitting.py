@@ -586,3 +586,16 @@ def test_no_finite_loss_is_a_fit_error_that_says_what_to_check():
     assert "bounds" in str(info.value) and "loss='ls'" in str(info.value)
     # the same data and constraint under ls is a fine (if poor) fit
     assert np.isfinite(fit("saturating", x, y, loss="ls", fixed={"E": -5.0}, warn=False).loss_value)
+
+
+def test_parameter_at_bound_is_exactly_on_it() -> None:
+    # the bundled OpenCLIP ImageNet runs drive the saturating floor to its bound 0; the polish
+    # stops a few ulps inside the box, and the result must report the bound itself
+    from clipscale.datasets import load_openclip
+
+    runs = load_openclip()
+    laion = runs[(runs["family"] == "openclip") & (runs["task"] == "imagenet1k")]
+    with pytest.warns(BoundWarning):
+        result = fit("saturating", laion["compute"], laion["metric"])
+    assert result.params["E"] == 0.0
+    assert any("E = 0 is at its lower bound" in note for note in result.notes)

@@ -2,14 +2,15 @@
 
 The search has three steps:
 
-1. **Grid** (`_grid.py`) the nonlinear parameters (exponents, breaks, shifts) over ranges the form derives
-   from the data.
+1. **Grid** the nonlinear parameters (exponents, breaks, shifts) over ranges the form derives
+   from the data (``_grid.py``).
 2. **Variable projection**: for every grid point at once, solve the linear parameters exactly
    by bounded weighted linear least squares (weights that make the linear problem match the
    loss to first order, e.g. ``1/y**2`` for log losses), then score each grid point on the
    real loss.
 3. **Polish** the best few grid points with ``scipy.optimize.least_squares`` (analytic
-   Jacobian, bounds), or ``scipy.optimize.minimize`` for losses that are not sums of squares.
+   Jacobian, bounds), or ``scipy.optimize.minimize`` for losses that are not sums of squares
+   (``_problem.py``).
 
 Nothing is random, so a fit is deterministic for a given input.
 """
@@ -135,6 +136,14 @@ def fit(
             )
         best = problem.search(starts)
     theta, value = best
+    # the polish keeps iterates strictly inside the bounds, so a parameter that converged to
+    # a bound ends a few ulps inside it (E = 5e-324 for a floor at 0): put it on the bound
+    for edge in (problem.lo, problem.hi):
+        near = np.isfinite(edge) & (np.abs(theta - edge) <= 8 * np.spacing(np.abs(edge)))
+        if near.any():
+            snapped = np.where(near, edge, theta)
+            if problem.value(snapped) <= value:
+                theta, value = snapped, problem.value(snapped)
     if not np.isfinite(value):
         partial = _make_result(problem, theta, value, ["fit did not reach a finite loss"], False)
         raise FitError(
