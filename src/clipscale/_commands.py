@@ -24,6 +24,7 @@ from .exceptions import ClipscaleError, DataError
 from .fitting import fit
 from .frontier import frontier
 from .losses import get_loss
+from .reproduce import _make_dir
 from .results import FitResult
 
 __all__ = ["cmd_fit", "cmd_predict"]
@@ -246,18 +247,6 @@ def _table_row(group_by: str | None, key: object, result: FitResult) -> dict[str
 def _write(path: Path, text: str) -> Path:
     path.write_text(text + "\n", encoding="utf-8")
     return path
-
-
-def _make_dir(out_dir: str) -> Path:
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataError(
-            f"cannot create the output directory {str(out)!r}: {exc.strerror or exc}; "
-            "pass a writable directory with --out"
-        ) from exc
-    return out
 
 
 def _bootstrap_class() -> Any:
