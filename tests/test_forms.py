@@ -273,3 +273,27 @@ def test_nonlinear_grid_is_finite_and_inside_default_bounds(name, options):
         values = np.asarray(values)
         assert values.ndim == 1 and values.size >= 2 and np.all(np.isfinite(values))
         assert np.all(values >= bounds[k][0]) and np.all(values <= bounds[k][1])
+
+
+@pytest.mark.parametrize("name", ["power", "saturating", "shifted", "broken"])
+def test_guess_is_data_driven_and_close(name: str) -> None:
+    # the guess is the best start-grid point: finite, inside the bounds, and its predictions
+    # already follow noise-free data to within a factor of 2 (before any polish)
+    form = forms.get(name)
+    true = {
+        "power": {"beta": 3.0, "alpha": -0.1},
+        "saturating": {"E": 0.5, "A": 1e3, "alpha": 0.15},
+        "shifted": {"E": 0.5, "A": 1e3, "s": 1e12, "alpha": 0.15},
+        "broken": {"a": 0.3, "b": 1e3, "c0": 0.1, "c1": 0.2, "d1": 1e17, "f1": 2.0},
+    }[name]
+    x = np.geomspace(1e9, 1e25, 30)
+    y = form.predict(true, x)
+    guess = form.guess(x, y)
+    assert set(guess) == set(form.param_names)
+    bounds = form.default_bounds()
+    for p, v in guess.items():
+        assert np.isfinite(v) and bounds[p][0] <= v <= bounds[p][1]
+    ratio = form.predict(guess, x) / y
+    assert np.all((ratio > 0.5) & (ratio < 2.0))
+    # and it moves with the data: a different law gives a different guess
+    assert form.guess(x, y * np.geomspace(1.0, 3.0, x.size)) != guess

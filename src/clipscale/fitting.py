@@ -105,22 +105,8 @@ def fit(
     """
     form = forms.get(form)
     loss_obj = get_loss(loss, huber_delta=huber_delta, asymmetry=asymmetry)
-    lo, hi, fixed_vals, extra_start = _resolve_parameters(form, fixed, bounds, params)
-    free = [p for p in form.param_names if p not in fixed_vals]
-    x_arr = as_inputs(x, form.inputs, form_name=form.name)
-    columns = [x_arr] if x_arr.ndim == 1 else list(x_arr.T)
-    for name, col in zip(form.inputs, columns, strict=True):
-        _, y_arr, w = check_xy(
-            col,
-            y,
-            weights=weights,
-            x_name="x" if x_arr.ndim == 1 else f"x[{name!r}]",
-            positive_x=True,
-            y_greater_than=loss_obj.y_greater_than,
-            min_points=max(len(free), 1),
-            min_distinct_x=2,
-        )
-    problem = _Problem(form, loss_obj, x_arr, y_arr, w, fixed_vals, lo, hi)
+    problem, extra_start = _setup(form, x, y, loss_obj, weights, fixed, bounds, params)
+    fixed_vals = problem.fixed
 
     best = None
     if form.name == "power" and loss_obj.name == "log_ls" and not fixed_vals:
@@ -152,6 +138,43 @@ def fit(
     notes: list[str] = []
     result = _make_result(problem, theta, value, notes, warn)
     return result
+
+
+def initial_guess(
+    form: str | forms.Form, x: Any, y: Any, *, loss: str | Loss = "log_ls"
+) -> dict[str, float]:
+    """A data-driven starting point: the best point of the fitter's start grid, unpolished.
+
+    Every nonlinear parameter is taken from the form's grid (derived from the data) and every
+    linear one solved exactly for it; :func:`fit` never needs this, but other optimisers can
+    start from it. Also available as ``form.guess(x, y)``.
+    """
+    form = forms.get(form)
+    problem, _ = _setup(form, x, y, get_loss(loss), None, None, None, None)
+    starts = _grid_starts(problem, 1)
+    if not starts:
+        raise FitError(f"no grid point of form {form.name!r} gives a finite loss on this data")
+    return problem.as_dict(starts[0])
+
+
+def _setup(form, x, y, loss_obj, weights, fixed, bounds, params):  # noqa: ANN001, ANN202
+    """Validate the data and parameter settings of one fit; the problem and any user start."""
+    lo, hi, fixed_vals, extra_start = _resolve_parameters(form, fixed, bounds, params)
+    free = [p for p in form.param_names if p not in fixed_vals]
+    x_arr = as_inputs(x, form.inputs, form_name=form.name)
+    columns = [x_arr] if x_arr.ndim == 1 else list(x_arr.T)
+    for name, col in zip(form.inputs, columns, strict=True):
+        _, y_arr, w = check_xy(
+            col,
+            y,
+            weights=weights,
+            x_name="x" if x_arr.ndim == 1 else f"x[{name!r}]",
+            positive_x=True,
+            y_greater_than=loss_obj.y_greater_than,
+            min_points=max(len(free), 1),
+            min_distinct_x=2,
+        )
+    return _Problem(form, loss_obj, x_arr, y_arr, w, fixed_vals, lo, hi), extra_start
 
 
 def fit_power_law(x: Any, y: Any, **kwargs: Any) -> FitResult:

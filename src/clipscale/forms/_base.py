@@ -97,6 +97,13 @@ class Form:
         """Candidate values of each nonlinear parameter, derived from the data."""
         raise NotImplementedError
 
+    def guess(self, x: Any, y: Any) -> dict[str, float]:
+        """A data-driven initial guess: the best start-grid point with its linear parameters
+        solved exactly (see :func:`clipscale.fitting.initial_guess`)."""
+        from ..fitting import initial_guess
+
+        return initial_guess(self, x, y)
+
     def __repr__(self) -> str:
         extra = {k: v for k, v in self.spec().items() if k != "name"}
         args = ", ".join(f"{k}={v!r}" for k, v in extra.items())
