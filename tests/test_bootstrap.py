@@ -375,3 +375,25 @@ def test_delta_band_for_ls_is_symmetric():
     band = r.predict([1e8], confidence_level=0.95)
     mid = (band["lower"] + band["upper"]) / 2
     np.testing.assert_allclose(mid, band["estimate"], rtol=1e-12)
+
+
+def test_intervals_stay_inside_bounds_and_fall_back_at_a_bound() -> None:
+    # the bundled OpenCLIP ImageNet runs put the saturating floor E on its bound 0: the
+    # studentized interval means nothing there (no standard error at a bound), so E gets the
+    # percentile interval, and no interval end leaves its parameter's bounds
+    from clipscale.datasets import load_openclip
+
+    runs = load_openclip()
+    laion = runs[(runs["family"] == "openclip") & (runs["task"] == "imagenet1k")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = cs.fit("saturating", laion["compute"], laion["metric"])
+        boot = result.bootstrap(300, rng=0, progress=False)
+    assert result.params["E"] == 0.0 and boot.interval == "studentized"
+    low, high = boot.confidence_interval("E")
+    p_low, p_high = boot.confidence_interval("E", interval="percentile")
+    assert (low, high) == (max(p_low, 0.0), p_high) and high > 0
+    table = boot.table()
+    for name in ("E", "A", "alpha"):
+        lo_b, hi_b = result.settings["bounds"][name]
+        assert lo_b <= table.loc[name, "lower"] <= table.loc[name, "upper"] <= hi_b

@@ -102,7 +102,8 @@ def test_danwood_summary_shows_certified_values() -> None:
         (5.8581234, 0.31, "5.86", "0.31"),
         (2.0, 0.0999, "2.000", "0.100"),  # the error rounds up to 0.100
         (32000.0, 1537.0, "32000", "1540"),
-        (0.0023, 15.0, "0.0", "15.0"),  # a value below its error's precision shows as 0
+        (0.0023, 15.0, "0.0023", "15.0"),  # below its error's precision: 2 digits, never 0
+        (5.0, 16400.0, "5", "16400"),
         (1e-5, 3e-7, "1.000e-05", "3.0e-07"),
         (3.2e7, 2.5e6, "3.20e+07", "2.5e+06"),
         (9.99996e6, 3.0, "9999960.0", "3.0"),

@@ -243,6 +243,17 @@ class BootstrapResult:
         se_hat = np.array([self.fit.stderr[p] for p in free])
         jack = self.jackknife[:, idx] if len(self.jackknife) else None
         low, high = self._compute(kind, level, self.theta[ok][:, idx], est, se_draws, se_hat, jack)
+        bounds = self.fit.settings["bounds"]
+        at_bound = np.array([np.isclose(est[j], bounds[p], rtol=0, atol=1e-8).any()
+                             for j, p in enumerate(free)])  # fmt: skip
+        if kind == "studentized" and at_bound.any():
+            # no standard error is meaningful at a bound (the fit notes it): percentile there
+            plow, phigh = self._compute("percentile", level, self.theta[ok][:, idx], est,
+                                        se_draws, se_hat, jack)  # fmt: skip
+            low, high = np.where(at_bound, plow, low), np.where(at_bound, phigh, high)
+        # a parameter cannot leave its bounds (E >= 0, say): nor can the ends of its interval
+        low = np.clip(low, [bounds[p][0] for p in free], [bounds[p][1] for p in free])
+        high = np.clip(high, [bounds[p][0] for p in free], [bounds[p][1] for p in free])
         all_low = np.array([self.fit.params[p] for p in self.names])
         all_high = all_low.copy()
         all_low[idx], all_high[idx] = low, high

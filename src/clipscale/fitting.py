@@ -40,6 +40,8 @@ from .results import FitResult, data_hash
 
 __all__ = ["fit", "fit_power_law"]
 
+_AT_BOUND = 1e-8  # a parameter this close to a bound (relative, at least absolute) is on it
+
 
 def fit(
     form: str | forms.Form,
@@ -123,12 +125,13 @@ def fit(
         best = problem.search(starts)
     theta, value = best
     # the polish keeps iterates strictly inside the bounds, so a parameter that converged to
-    # a bound ends a few ulps inside it (E = 5e-324 for a floor at 0): put it on the bound
+    # a bound ends just inside it (E = 5e-324 or 2e-16 for a floor at 0): put it on the bound
+    # when that costs nothing (loss unchanged to 1e-12 relative)
     for edge in (problem.lo, problem.hi):
-        near = np.isfinite(edge) & (np.abs(theta - edge) <= 8 * np.spacing(np.abs(edge)))
+        near = np.isfinite(edge) & (np.abs(theta - edge) <= _AT_BOUND * np.maximum(1.0, abs(edge)))
         if near.any():
             snapped = np.where(near, edge, theta)
-            if problem.value(snapped) <= value:
+            if problem.value(snapped) <= value * (1 + 1e-12):
                 theta, value = snapped, problem.value(snapped)
     if not np.isfinite(value):
         partial = _make_result(problem, theta, value, ["fit did not reach a finite loss"], False)
@@ -297,7 +300,7 @@ def _make_result(
     for i in problem.free_idx:
         p, v = names[i], theta[i]
         for bound, side in ((problem.lo[i], "lower"), (problem.hi[i], "upper")):
-            if np.isfinite(bound) and abs(v - bound) <= 1e-8 * max(1.0, abs(bound)):
+            if np.isfinite(bound) and abs(v - bound) <= _AT_BOUND * max(1.0, abs(bound)):
                 msg = f"{p} = {v:.6g} is at its {side} bound; its standard error is not reliable"
                 notes.append(msg)
                 kinds[msg] = BoundWarning

@@ -48,6 +48,8 @@ def format_value(value: float, err: float | None = None) -> str:
     lead = float(f"{err:.1e}")  # two significant digits, to find the leading digit
     e_exp = int(math.floor(math.log10(lead)))
     place = e_exp - (2 if lead / 10.0**e_exp < 2 else 1)  # power of ten of the last digit
+    if abs(value) < 0.5 * 10.0**place and value != 0:  # would round to 0: keep 2 digits
+        return f"{value:.2g}"
     if -6 <= place <= 3:  # decided by the shared last digit, so value and error agree
         return f"{round(value, -place):.{max(-place, 0)}f}"
     ref = max(int(math.floor(math.log10(max(abs(value), lead)))), e_exp)
