@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from . import forms
+from . import _varpro, forms
 from ._grid_check import grid_check
 from ._lm import _gram, levenberg_marquardt
 from .losses import Loss, get_loss
@@ -215,7 +215,15 @@ def solve(
     with np.errstate(all="ignore"):
         ty = np.broadcast_to(batch.loss.transform(y), (m, batch.n))
     start = np.broadcast_to(np.asarray(theta0, float), (m, len(batch.names))).copy()
-    theta, val, conv, iters = levenberg_marquardt(batch, start, ty, w, y=y)
+    if _varpro.applies(batch):  # least squares: Gauss–Newton over the nonlinear parameters
+        theta, val, conv, iters = _varpro.varpro(batch, start, y, w)
+        rest = np.flatnonzero(~conv)
+        if rest.size:
+            t2, v2, c2, it2 = levenberg_marquardt(batch, start[rest], ty[rest], w[rest], y=y[rest])
+            theta[rest], val[rest], conv[rest] = t2, v2, c2
+            iters = max(iters, it2)
+    else:
+        theta, val, conv, iters = levenberg_marquardt(batch, start, ty, w, y=y)
     status = np.zeros(m, int)
     if check_grid and batch.form.nonlinear:
         g_theta, g_val = grid_check(batch, ty, y, w, val)
@@ -262,5 +270,39 @@ def covariances(
     d = np.where(d > 0, d, 1.0)
     outer = d[:, :, None] * d[:, None, :]
     with np.errstate(all="ignore"):
-        cov = np.linalg.pinv(jtj / outer) / outer
+        cov = _pinv_scaled(jtj / outer) / outer
     return cov * s2[:, None, None]
+
+
+def _pinv_scaled(A: np.ndarray) -> np.ndarray:
+    """``pinv`` of unit-diagonal ``(m, k, k)`` matrices: the cofactor inverse (k <= 3) where a
+    matrix is well conditioned (there both agree to round-off), LAPACK's pinv elsewhere."""
+    k = A.shape[1]
+    if k == 0 or k > 3:
+        return np.linalg.pinv(A)
+    if k == 1:
+        inv = 1.0 / A
+        det = A[:, 0, 0]
+    else:
+        eye = np.eye(k)
+        cols = [_solve_k(A, np.broadcast_to(eye[j], (A.shape[0], k))) for j in range(k)]
+        inv = np.stack(cols, axis=2)
+        det = _det(A)
+    good = np.isfinite(inv).all(axis=(1, 2)) & (np.abs(det) > 1e-6)
+    if not good.all():
+        bad = np.flatnonzero(~good)
+        inv[bad] = np.linalg.pinv(A[bad])
+    return inv
+
+
+def _solve_k(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    from ._lm import _small_solve
+
+    return _small_solve(A, b)
+
+
+def _det(A: np.ndarray) -> np.ndarray:
+    if A.shape[1] == 2:
+        return A[:, 0, 0] * A[:, 1, 1] - A[:, 0, 1] * A[:, 1, 0]
+    (a, b, c), (d, e, f), (g, h, i) = ((A[:, r, 0], A[:, r, 1], A[:, r, 2]) for r in range(3))
+    return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)

@@ -84,30 +84,59 @@ def _projected(batch, grid, y, w, bound, n_best):  # noqa: ANN001, ANN202
     offset = np.where(np.isfinite(offset), offset, 0.0)
     k = len(free_lin)
     # Gram matrices and projections of all grid points by matrix products over the data axis
-    gram = (om @ np.einsum("gni,gnj->ngij", bf, bf).reshape(n, -1)).reshape(m * G, k, k)
-    proj = (om * y) @ bf.transpose(1, 0, 2).reshape(n, -1)
+    # (k = 2: only the three distinct entries, as (m, G) arrays)
+    upper = [(i, j) for i in range(k) for j in range(i, k)] if k == 2 else None
+    if upper is not None:
+        prods = np.concatenate([bf[:, :, i] * bf[:, :, j] for i, j in upper], axis=0)
+        entries = om @ prods.T  # (m, 3G)
+        gram_of = [entries[:, e * G : (e + 1) * G] for e in range(3)]  # a, c, d
+    else:
+        gram = (om @ np.einsum("gni,gnj->ngij", bf, bf).reshape(n, -1)).reshape(m * G, k, k)
+    proj = (om * y) @ bf.transpose(2, 0, 1).reshape(k * G, n).T  # (m, kG): column i*G + g
     if np.any(offset):
-        proj = proj - om @ np.einsum("gn,gni->ngi", offset, bf).reshape(n, -1)
-    proj = proj.reshape(m * G, k)
+        proj = proj - om @ (offset[None, :, :] * bf.transpose(2, 0, 1)).reshape(k * G, n).T
     # ||t - offset||^2 for every (resample, grid point)
     base = np.broadcast_to(np.sum(om * y * y, axis=1)[:, None], (m, G))
     if np.any(offset):
         base = base - 2 * (om * y) @ offset.T + om @ (offset**2).T
-    free_ssr = base - _free_gain(gram, proj).reshape(m, G)
+    proj_of = [proj[:, i * G : (i + 1) * G] for i in range(k)]
+    if upper is not None:
+        free_ssr = base - _free_gain2(*gram_of, *proj_of)
+    else:
+        proj_flat = np.stack(proj_of, axis=-1).reshape(m * G, k)
+        free_ssr = base - _free_gain(gram, proj_flat).reshape(m, G)
     slack = 1.0 if batch.loss.name == "ls" else 1.5
     cand = finite[None, :] & (free_ssr < slack * bound[:, None] + 1e-300)
     rows = np.flatnonzero(cand.ravel())
+    ri, gi = np.divmod(rows, G)
+    if upper is not None:
+        a_, c_, d_ = (e[ri, gi] for e in gram_of)
+        gram_rows = np.stack([np.stack([a_, c_], -1), np.stack([c_, d_], -1)], 1)
+    else:
+        gram_rows = gram[rows]
+    proj_rows = np.stack([pi[ri, gi] for pi in proj_of], axis=-1)
     lin_idx = [names.index(p) for p in free_lin]
-    coef, gain = _face_solve(gram[rows], proj[rows], batch.lo[lin_idx], batch.hi[lin_idx])
+    coef, gain = _face_solve(gram_rows, proj_rows, batch.lo[lin_idx], batch.hi[lin_idx])
+    # only resamples with a candidate are ranked (usually few: most resamples' LM solution
+    # already beats every grid point's unconstrained lower bound)
+    some = np.flatnonzero(cand.any(axis=1))
+    nb = min(n_best, G)
+    theta = np.zeros((m, nb, len(names)))
+    ok = np.zeros((m, nb), bool)
+    if some.size == 0:
+        return theta, ok
     ssr = np.full(m * G, np.inf)
     ssr[rows] = base.ravel()[rows] - gain
-    ssr = ssr.reshape(m, G)
-    top = np.argsort(ssr, axis=1)[:, :n_best]
-    theta = _points(batch, grid)[top]  # (m, n_best, p)
+    ssr = ssr.reshape(m, G)[some]
+    top = np.argsort(ssr, axis=1)[:, :nb]
+    th_some = _points(batch, grid)[top]  # (len(some), nb, p)
     full = np.zeros((m * G, k))
     full[rows] = coef
-    theta[:, :, lin_idx] = np.take_along_axis(full.reshape(m, G, k), top[:, :, None], axis=1)
-    return theta, np.isfinite(np.take_along_axis(ssr, top, axis=1))
+    full = full.reshape(m, G, k)[some]
+    th_some[:, :, lin_idx] = np.take_along_axis(full, top[:, :, None], axis=1)
+    theta[some] = th_some
+    ok[some] = np.isfinite(np.take_along_axis(ssr, top, axis=1))
+    return theta, ok
 
 
 def _free_gain(gram: np.ndarray, proj: np.ndarray) -> np.ndarray:
@@ -117,9 +146,14 @@ def _free_gain(gram: np.ndarray, proj: np.ndarray) -> np.ndarray:
     """
     if gram.shape[1] != 2:
         return np.einsum("mi,mi->m", _solve_scaled(gram, proj, 1e-13), proj)
-    a, c, d = gram[:, 0, 0], gram[:, 0, 1], gram[:, 1, 1]
+    return _free_gain2(gram[:, 0, 0], gram[:, 0, 1], gram[:, 1, 1], proj[:, 0], proj[:, 1])
+
+
+def _free_gain2(a, c, d, p0, p1):  # noqa: ANN001, ANN202
+    """:func:`_free_gain` for k = 2 from the Gram entries ``a, c, d`` and projections."""
+    proj = (p0, p1)
     with np.errstate(all="ignore"):
-        u, v = proj[:, 0] / np.sqrt(a), proj[:, 1] / np.sqrt(d)
+        u, v = proj[0] / np.sqrt(a), proj[1] / np.sqrt(d)
         rho = np.clip(c / np.sqrt(a * d), -1 + 1e-13, 1 - 1e-13)
         gain = (u * u + v * v - 2 * rho * u * v) / (1 - rho * rho)
     return np.where(np.isfinite(gain), gain, np.inf)
@@ -157,9 +191,14 @@ def grid_check(
         else:
             theta, cand = out
         nb = theta.shape[1]
-        flat = theta.reshape(mc * nb, -1)
-        vals = batch.value(flat, np.repeat(ty[sl], nb, axis=0), np.repeat(w[sl], nb, axis=0))
-        vals = np.where(cand, vals.reshape(mc, nb), np.inf)
+        vals = np.full((mc, nb), np.inf)
+        some = np.flatnonzero(cand.any(axis=1))  # resamples without a candidate keep inf
+        if some.size:
+            flat = theta[some].reshape(some.size * nb, -1)
+            v = batch.value(
+                flat, np.repeat(ty[sl][some], nb, axis=0), np.repeat(w[sl][some], nb, axis=0)
+            )
+            vals[some] = np.where(cand[some], v.reshape(some.size, nb), np.inf)
         pick = np.argmin(vals, axis=1)
         thetas.append(theta[np.arange(mc), pick])
         values.append(vals[np.arange(mc), pick])

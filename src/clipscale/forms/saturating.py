@@ -51,13 +51,22 @@ class SaturatingPowerLaw(Form):
 
     def jacobian(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)
-        xa = np.exp(-p["alpha"] * np.log(x))
-        cols = np.broadcast_arrays(np.ones_like(xa), xa, -p["A"] * xa * np.log(x), p["E"])[:3]
-        return np.stack(cols, axis=-1)
+        lx = np.log(x)
+        xa = np.exp(-p["alpha"] * lx)
+        d_alpha = -p["A"] * xa * lx
+        shape = np.broadcast_shapes(xa.shape, d_alpha.shape, np.shape(p["E"]))
+        out = np.empty((*shape, 3), dtype=np.result_type(xa, d_alpha, p["E"], float))
+        out[..., 0] = 1.0
+        out[..., 1] = xa
+        out[..., 2] = d_alpha
+        return out
 
     def basis(self, nl: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         xa = np.exp(-np.asarray(nl["alpha"], dtype=float)[:, None] * np.log(x))
-        return np.stack([np.ones_like(xa), xa], axis=-1)
+        out = np.empty((*xa.shape, 2), dtype=xa.dtype)
+        out[..., 0] = 1.0
+        out[..., 1] = xa
+        return out
 
     def nonlinear_grid(self, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         return {"alpha": exponent_grid(x, n=40)}
