@@ -8,7 +8,9 @@ measures every method and interval type; docs/uncertainty.md has the full table.
 
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,26 +18,17 @@ from joblib import Parallel, delayed
 
 import clipscale as cs
 
+# one simulation design for this test and the full table: benchmarks/coverage_study.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from coverage_study import simulate  # noqa: E402
+
 N_EXPERIMENTS = 400
 SEED = 20240601
 
 
-def _simulate(form: str, n: int, rng: np.random.Generator):
-    x = np.geomspace(1e7, 1e10, n)
-    if form == "saturating":
-        alpha, floor = rng.uniform(0.2, 0.6), rng.uniform(0.05, 0.4)
-        truth = {"E": floor, "A": rng.uniform(1, 5) * floor * 1e7**alpha, "alpha": alpha}
-    else:
-        alpha = -rng.uniform(0.05, 0.5)
-        truth = {"beta": rng.uniform(0.3, 1.0) * 1e7 ** (-alpha), "alpha": alpha}
-    sigma = rng.uniform(0.01, 0.05)
-    y = cs.forms.get(form).predict(truth, x) * np.exp(sigma * rng.standard_normal(n))
-    return x, y, truth
-
-
 def _covered(form: str, n: int, seed: int) -> tuple[bool, int]:
     rng = np.random.default_rng(seed)
-    x, y, truth = _simulate(form, n, rng)
+    x, y, truth = simulate(form, n, rng)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         boot = cs.fit(form, x, y, loss="log_ls", warn=False).bootstrap(rng=rng, progress=False)
