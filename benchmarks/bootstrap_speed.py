@@ -2,7 +2,7 @@
 
 Same data for all three (saturating law ``y = E + A x**-alpha``, n = 30 points over three
 decades, 2% log-normal noise, loss ``ls``) and the *same* 1000 resamples: the loops draw the
-multinomial counts with the generator clipscale uses for ``rng=SEED``, so the percentile
+point indices with the generator clipscale uses for ``rng=SEED``, so the percentile
 intervals must agree. The loops are given a good start (the point estimate) and count a
 resample as failed when the optimiser raises or returns non-finite values. ``curve_fit`` runs
 twice: plain (MINPACK ``lm``, no bounds, what people usually write) and with the bounds that
@@ -42,10 +42,10 @@ def data() -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def resample_indices(n: int) -> list[np.ndarray]:
-    """The resamples clipscale draws for ``rng=SEED`` (multinomial counts), as index arrays."""
-    counts = np.random.default_rng(SEED).multinomial(n, np.full(n, 1 / n), size=N_RESAMPLES)
-    return [np.repeat(np.arange(n), c) for c in counts]
+def resample_indices(n: int) -> np.ndarray:
+    """The resamples clipscale draws for ``rng=SEED``: row ``b`` lists the points of resample
+    ``b`` (clipscale counts them into weights)."""
+    return np.random.default_rng(SEED).integers(0, n, size=(N_RESAMPLES, n))
 
 
 def curve_fit_loop(x, y, p0, resamples, bounded=False):  # noqa: ANN001, ANN201

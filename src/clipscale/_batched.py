@@ -106,7 +106,10 @@ class Batch:
             if jac.shape[-1] != self.free_idx.size:
                 jac = jac[..., self.free_idx]
             if self.loss.name == "ls":  # identity transform
-                out = -jac
+                if jac.base is None and jac.flags.writeable:  # a fresh array: negate in place
+                    out = np.negative(jac, out=jac)
+                else:
+                    out = -jac
             else:
                 out = jac * -self.loss.dtransform(self.form.predict(p, self.x))[..., None]
         out = np.broadcast_to(out, (theta.shape[0], self.n, self.free_idx.size))
@@ -280,14 +283,9 @@ def _pinv_scaled(A: np.ndarray) -> np.ndarray:
     k = A.shape[1]
     if k == 0 or k > 3:
         return np.linalg.pinv(A)
-    if k == 1:
-        inv = 1.0 / A
-        det = A[:, 0, 0]
-    else:
-        eye = np.eye(k)
-        cols = [_solve_k(A, np.broadcast_to(eye[j], (A.shape[0], k))) for j in range(k)]
-        inv = np.stack(cols, axis=2)
-        det = _det(A)
+    inv, det = _adjugate(A)
+    with np.errstate(all="ignore"):
+        inv /= det[:, None, None]
     good = np.isfinite(inv).all(axis=(1, 2)) & (np.abs(det) > 1e-6)
     if not good.all():
         bad = np.flatnonzero(~good)
@@ -295,14 +293,21 @@ def _pinv_scaled(A: np.ndarray) -> np.ndarray:
     return inv
 
 
-def _solve_k(A: np.ndarray, b: np.ndarray) -> np.ndarray:
-    from ._lm import _small_solve
-
-    return _small_solve(A, b)
-
-
-def _det(A: np.ndarray) -> np.ndarray:
-    if A.shape[1] == 2:
-        return A[:, 0, 0] * A[:, 1, 1] - A[:, 0, 1] * A[:, 1, 0]
-    (a, b, c), (d, e, f), (g, h, i) = ((A[:, r, 0], A[:, r, 1], A[:, r, 2]) for r in range(3))
-    return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+def _adjugate(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Adjugate and determinant of symmetric ``(m, k, k)`` matrices, k <= 3 (cofactors)."""
+    k = A.shape[1]
+    adj = np.empty_like(A)
+    if k == 1:
+        adj[:] = 1.0
+        return adj, A[:, 0, 0].copy()
+    if k == 2:
+        a, b, d = A[:, 0, 0], A[:, 0, 1], A[:, 1, 1]
+        adj[:, 0, 0], adj[:, 1, 1] = d, a
+        adj[:, 0, 1] = adj[:, 1, 0] = -b
+        return adj, a * d - b * b
+    a, b, c, d, e, f = A[:, 0, 0], A[:, 0, 1], A[:, 0, 2], A[:, 1, 1], A[:, 1, 2], A[:, 2, 2]
+    adj[:, 0, 0], adj[:, 1, 1], adj[:, 2, 2] = d * f - e * e, a * f - c * c, a * d - b * b
+    adj[:, 0, 1] = adj[:, 1, 0] = c * e - b * f
+    adj[:, 0, 2] = adj[:, 2, 0] = b * e - c * d
+    adj[:, 1, 2] = adj[:, 2, 1] = b * c - a * e
+    return adj, a * adj[:, 0, 0] + b * adj[:, 0, 1] + c * adj[:, 0, 2]

@@ -66,8 +66,20 @@ def _solve_scaled(A: np.ndarray, rhs: np.ndarray, ridge: float = 1e-12) -> np.nd
 
 
 def _gram(dr: np.ndarray, om: np.ndarray) -> np.ndarray:
-    """``sum_n om[m, n] dr[m, n, i] dr[m, n, j]`` by batched matmul (3-operand einsum is slow)."""
-    return np.matmul((dr * om[..., None]).transpose(0, 2, 1), dr)
+    """``sum_n om[m, n] dr[m, n, i] dr[m, n, j]``, shape ``(m, k, k)``.
+
+    Entry by entry for k <= 4 (one pass over ``(m, n)`` arrays each, no ``(m, n, k)``
+    temporary), batched matmul beyond (3-operand einsum is slow).
+    """
+    m, _, k = dr.shape
+    if k > 4:
+        return np.matmul((dr * om[..., None]).transpose(0, 2, 1), dr)
+    out = np.empty((max(m, om.shape[0]), k, k))
+    for i in range(k):
+        wi = om * dr[..., i]
+        for j in range(i, k):
+            out[:, i, j] = out[:, j, i] = np.einsum("mn,mn->m", wi, dr[..., j])
+    return out
 
 
 def _quad(v: np.ndarray, A: np.ndarray) -> np.ndarray:

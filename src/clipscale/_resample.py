@@ -55,12 +55,12 @@ class Scheme:
         mult = np.zeros((B, n))
         y = np.asarray(self.result.y, float)
         if self.method == "pairs":
-            mult[:, pos] = gen.multinomial(pos.sum(), np.full(pos.sum(), 1 / pos.sum()), size=B)
+            mult[:, pos] = _counts(gen, int(pos.sum()), B)
         elif self.method == "bayesian":
             mult[:, pos] = gen.dirichlet(np.ones(pos.sum()), size=B) * pos.sum()
         elif self.method == "cluster":
             g = self.n_units
-            mult = gen.multinomial(g, np.full(g, 1 / g), size=B)[:, self.codes].astype(float)
+            mult = _counts(gen, g, B)[:, self.codes]
         else:
             mult[:] = 1.0
             y = self._new_targets(gen, B)
@@ -90,6 +90,16 @@ class Scheme:
         if labels.size > 2000:
             return np.zeros((0, self.batch.n))
         return np.where(units[None, :] == labels[:, None], 0.0, self.w[None, :])
+
+
+def _counts(gen: np.random.Generator, n: int, B: int) -> np.ndarray:
+    """Multiplicities of ``B`` resamples of ``n`` units drawn with replacement, ``(B, n)``.
+
+    Row ``b`` counts the draws ``gen.integers(0, n, size=(B, n))[b]`` (multinomial counts with
+    equal probabilities, about ten times faster than ``gen.multinomial``).
+    """
+    draws = gen.integers(0, n, size=(B, n)) + n * np.arange(B)[:, None]
+    return np.bincount(draws.ravel(), minlength=B * n).reshape(B, n).astype(float)
 
 
 def solve_all(batch: Batch, theta_hat, y, w, progress):  # noqa: ANN001, ANN202

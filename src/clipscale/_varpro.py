@@ -101,6 +101,8 @@ def varpro(
     Returns (theta ``(m, p)``, loss ``(m,)``, handled ``(m,)``, iterations); rows not handled
     must be solved by another method.
     """
+    if len(batch.form.nonlinear) == 1:
+        return _one(batch, theta0, y, w)
     st = _State(batch, y, w)
     m = w.shape[0]
     q = len(st.nl_idx)
@@ -187,3 +189,161 @@ def varpro(
             & np.all((theta > lo) & (theta < hi), axis=1)
         )
     return theta, val, handled, it
+
+
+# --------------------------------------------------------------------------- one exponent
+def _sym_solve(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve symmetric ``(m, k, k)`` systems for ``(m, k)`` right-hand sides; closed forms with
+    unit-diagonal scaling for k <= 2 (LAPACK-free), :func:`_solve_scaled` beyond; 0 where
+    singular."""
+    k = gram.shape[1]
+    if k > 2:
+        return _solve_scaled(gram, rhs, 1e-15)
+    with np.errstate(all="ignore"):
+        if k == 1:
+            z = rhs[:, 0] / gram[:, 0, 0]
+            return np.where(np.isfinite(z), z, 0.0)[:, None]
+        sa, sd = np.sqrt(gram[:, 0, 0]), np.sqrt(gram[:, 1, 1])
+        u0, u1 = rhs[:, 0] / sa, rhs[:, 1] / sd
+        rho = gram[:, 0, 1] / (sa * sd)
+        det = (1.0 + 1e-15) ** 2 - rho * rho
+        out = np.empty_like(rhs)
+        out[:, 0] = (u0 - rho * u1) / (det * sa)
+        out[:, 1] = (u1 - rho * u0) / (det * sd)
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def _profile(basis: np.ndarray, y: np.ndarray, w: np.ndarray):  # noqa: ANN202
+    """Linear coefficients, residuals, loss and Gram matrices of bases ``(m, n, k)``.
+
+    Column by column (``k`` is 1 to 3), so every product is one pass over ``(m, n)`` arrays.
+    """
+    m, _, k = basis.shape
+    cols = [basis[..., i] for i in range(k)]
+    gram = np.empty((m, k, k))
+    proj = np.empty((m, k))
+    for i in range(k):
+        wc = w * cols[i]
+        proj[:, i] = np.einsum("mn,mn->m", wc, y)
+        for j in range(i, k):
+            gram[:, i, j] = gram[:, j, i] = np.einsum("mn,mn->m", wc, cols[j])
+    coef = _sym_solve(gram, proj)
+    r = y - coef[:, :1] * cols[0]
+    for i in range(1, k):
+        r -= coef[:, i : i + 1] * cols[i]
+    val = np.einsum("mn,mn->m", w * r, r)
+    return coef, r, np.where(np.isfinite(val), val, np.inf), gram
+
+
+def _one(
+    batch: Batch, theta0: np.ndarray, y: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """:func:`varpro` for forms with one nonlinear parameter (an exponent, mostly).
+
+    The reduced problem is one-dimensional per resample: a Gauss–Newton step with Kaufman's
+    curvature ``J' W (I - P_B) J``, then secant curvature along the last accepted step
+    (superlinear), Levenberg damping where a step does not lower the loss.
+    """
+    form, names = batch.form, batch.names
+    name = form.nonlinear[0]
+    j_nl = names.index(name)
+    lin_idx = [names.index(p) for p in form.linear]
+    x = batch.x
+    m, n = w.shape
+    lo, hi = batch.lo[j_nl], batch.hi[j_nl]
+    k = len(lin_idx)
+    y = np.ascontiguousarray(y)
+    with np.errstate(all="ignore"):
+        start = float(np.asarray(theta0, float).reshape(-1, len(names))[0, j_nl])
+        nl = np.full(m, start)
+        b1 = form.basis({name: np.array([start])}, x)  # the shared start: one basis for all
+        basis = np.broadcast_to(b1, (m, n, k)).copy()
+        coef, r, val, gram = _profile(basis, y, w)
+        lam = np.zeros(m)
+        conv = np.zeros(m, bool)
+        g_prev, nl_prev = np.zeros(m), np.zeros(m)
+        have_prev = np.zeros(m, bool)
+        active = np.flatnonzero(np.isfinite(val))
+        it = 0
+        for it in range(1, _MAX_ITER + 1):  # noqa: B007
+            if active.size == 0:
+                break
+            a = active
+            if a.size == m:  # every row: no gathering copies
+                ba, ca, wa, ya, ra, ga, nla, va = basis, coef, w, y, r, gram, nl, val
+            else:
+                ba, ca, wa, ya, ra, ga = basis[a], coef[a], w[a], y[a], r[a], gram[a]
+                nla, va = nl[a], val[a]
+            jn = _slope(batch, nla, ca, ba, j_nl, lin_idx)  # d yhat / d theta, (ma, n)
+            wj = wa * jn
+            g = np.einsum("mn,mn->m", wj, ra)  # J' W r: -1/2 the gradient
+            cross = np.empty((a.size, k))
+            for i in range(k):
+                cross[:, i] = np.einsum("mn,mn->m", wj, ba[..., i])
+            hess = np.einsum("mn,mn->m", wj, jn) - np.einsum(
+                "mi,mi->m", cross, _sym_solve(ga, cross)
+            )
+            # secant curvature along the last accepted step: superlinear, where Kaufman's
+            # Gauss–Newton curvature alone converges only linearly
+            sec = (g_prev[a] - g) / (nla - nl_prev[a])
+            secant = np.isfinite(sec) & (sec > 0) & have_prev[a]
+            hess = np.where(secant, sec, hess)
+            la = lam[a]
+            step = g / (hess * (1.0 + la))
+            step = np.where(np.isfinite(step), step, 0.0)
+            decrement = g * step
+            undamped = la == 0
+            done = undamped & (
+                ~(decrement > _TOL * va) | (np.abs(step) <= 1e-13 * (np.abs(nla) + 1e-300))
+            )
+            conv[a[done]] = True
+            # only the rows still moving evaluate a trial step
+            mv = np.flatnonzero(~done)
+            if mv.size == 0:
+                break
+            if mv.size < a.size:
+                a, step, nla, va, ya, wa = a[mv], step[mv], nla[mv], va[mv], ya[mv], wa[mv]
+                g, secant, undamped, decrement = g[mv], secant[mv], undamped[mv], decrement[mv]
+            trial = nla + step
+            inside = (trial > lo) & (trial < hi)
+            b2 = form.basis({name: trial}, x)
+            c2, r2, v2, gr2 = _profile(b2, ya, wa)
+            accept = inside & (v2 <= va)
+            acc = a[accept]
+            g_prev[acc], have_prev[acc] = g[accept], True
+            nl_prev[acc] = nla[accept]
+            if acc.size == m:  # every row moved: take the trial arrays as they are
+                nl, basis, coef, r, val, gram = trial, b2, c2, r2, v2, gr2
+            else:
+                nl[acc], basis[acc], coef[acc] = trial[accept], b2[accept], c2[accept]
+                r[acc], val[acc], gram[acc] = r2[accept], v2[accept], gr2[accept]
+            lam[acc] = 0.0
+            rej = a[~accept]
+            lam[rej] = np.maximum(lam[rej] * 10.0, 1e-3)
+            # an accepted secant step whose predicted decrease was already tiny leaves a gap far
+            # below _TOL (superlinear convergence): no need for another iteration to see it
+            fin = accept & undamped & secant & (decrement <= _TOL_STEP * va)
+            conv[a[fin]] = True
+            active = a[~fin & (lam[a] <= 1e8)]
+        theta = np.empty((m, len(names)))
+        theta[:, j_nl] = nl
+        theta[:, lin_idx] = coef
+        handled = (
+            conv
+            & np.isfinite(val)
+            & np.all(np.isfinite(theta), axis=1)
+            & np.all((theta > batch.lo) & (theta < batch.hi), axis=1)
+        )
+    return theta, val, handled, it
+
+
+def _slope(batch, nl, coef, basis, j_nl, lin_idx):  # noqa: ANN001, ANN202
+    """``d yhat / d theta`` at the nonlinear values ``nl`` and coefficients ``coef``, (m, n)."""
+    form = batch.form
+    out = form.basis_slope({form.nonlinear[0]: nl}, coef, batch.x, basis)
+    if out is not None:
+        return out
+    theta = np.empty((nl.shape[0], len(batch.names)))
+    theta[:, j_nl] = nl
+    theta[:, lin_idx] = coef
+    return batch.form.jacobian(batch.params(theta), batch.x)[..., j_nl]

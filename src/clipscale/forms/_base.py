@@ -93,6 +93,18 @@ class Form:
         """
         raise NotImplementedError
 
+    def basis_slope(
+        self, nl: Mapping[str, np.ndarray], coef: np.ndarray, x: np.ndarray, basis: np.ndarray
+    ) -> np.ndarray | None:
+        """``d/d theta sum_k coef_k basis_k`` for a form with one nonlinear parameter ``theta``.
+
+        ``nl`` holds ``G`` values of ``theta``, ``coef`` the linear parameters ``(G, k)`` and
+        ``basis`` is :meth:`basis` at ``nl`` (so the slope can reuse its powers); returns
+        shape ``(G, n)``. Optional: the default ``None`` makes the batched solver take the
+        derivative from :meth:`jacobian` instead (correct, only slower).
+        """
+        return None
+
     def nonlinear_grid(self, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         """Candidate values of each nonlinear parameter, derived from the data."""
         raise NotImplementedError

@@ -53,5 +53,10 @@ class PowerLaw(Form):
         alpha = np.asarray(nl["alpha"], dtype=float)[:, None]
         return np.exp(alpha * np.log(x))[..., None]
 
+    def basis_slope(
+        self, nl: Mapping[str, np.ndarray], coef: np.ndarray, x: np.ndarray, basis: np.ndarray
+    ) -> np.ndarray:
+        return np.log(x) * (coef[:, :1] * basis[..., 0])
+
     def nonlinear_grid(self, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         return {"alpha": exponent_grid(x, signed=True, n=24)}

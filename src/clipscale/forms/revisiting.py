@@ -72,6 +72,11 @@ class M1(Form):
     def basis(self, nl: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         return np.exp(np.asarray(nl["c"], dtype=float)[:, None] * np.log(x))[..., None]
 
+    def basis_slope(
+        self, nl: Mapping[str, np.ndarray], coef: np.ndarray, x: np.ndarray, basis: np.ndarray
+    ) -> np.ndarray:
+        return np.log(np.asarray(x, dtype=float)) * (coef[:, :1] * basis[..., 0])
+
     def nonlinear_grid(self, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         return {"c": exponent_grid(x, signed=True, n=24)}
 
@@ -120,6 +125,11 @@ class M2(Form):
     def basis(self, nl: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         xc = np.exp(np.asarray(nl["c"], dtype=float)[:, None] * np.log(x))
         return np.stack([np.ones_like(xc), xc], axis=-1)
+
+    def basis_slope(
+        self, nl: Mapping[str, np.ndarray], coef: np.ndarray, x: np.ndarray, basis: np.ndarray
+    ) -> np.ndarray:
+        return np.log(np.asarray(x, dtype=float)) * (coef[:, 1:2] * basis[..., 1])
 
     def nonlinear_grid(self, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         return {"c": -exponent_grid(x, n=40)}

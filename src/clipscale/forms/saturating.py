@@ -68,5 +68,10 @@ class SaturatingPowerLaw(Form):
         out[..., 1] = xa
         return out
 
+    def basis_slope(
+        self, nl: Mapping[str, np.ndarray], coef: np.ndarray, x: np.ndarray, basis: np.ndarray
+    ) -> np.ndarray:
+        return (-np.log(x)) * (coef[:, 1:2] * basis[..., 1])
+
     def nonlinear_grid(self, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         return {"alpha": exponent_grid(x, n=40)}
