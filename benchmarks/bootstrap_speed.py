@@ -13,8 +13,10 @@ Run from the repository root::
 
     PYTHONPATH=src python benchmarks/bootstrap_speed.py
 
-Times are the best of three runs (one for lmfit). The BLAS environment is left as it is: all
-tools run in the same process under the same settings.
+The curve_fit loop and clipscale are timed in alternation over five rounds (clipscale three
+times a round) and each keeps its best time, so load on a shared machine affects both; the
+bounded curve_fit and lmfit loops run once. The BLAS environment is left as it is: all tools
+run in the same process under the same settings.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import clipscale as cs
 SEED = 2024
 N_POINTS = 30
 N_RESAMPLES = 1000
+ROUNDS = 5
 
 
 def law(x, E, A, alpha):  # noqa: N803 - the form's own parameter names
@@ -100,13 +103,19 @@ def main() -> None:
     fit, t_fit = timed(lambda: cs.fit("saturating", x, y, loss="ls", warn=False), repeat=1)
     p0 = [fit.params[p] for p in ("E", "A", "alpha")]
     resamples = resample_indices(N_POINTS)
+    fit.bootstrap(50, rng=0, progress=False)  # warm-up: imports, caches
+    t_cf = t_cs = np.inf
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cf, t_cf = timed(curve_fit_loop, x, y, p0, resamples)
-        cfb, t_cfb = timed(curve_fit_loop, x, y, p0, resamples, True)
+        # the two timings that make the headline ratio alternate, so a busy spell of a
+        # shared machine hits both alike; each keeps its best time
+        for _ in range(ROUNDS):
+            cf, t = timed(curve_fit_loop, x, y, p0, resamples, repeat=1)
+            t_cf = min(t_cf, t)
+            boot, t = timed(lambda: fit.bootstrap(N_RESAMPLES, rng=SEED, progress=False))
+            t_cs = min(t_cs, t)
+        cfb, t_cfb = timed(curve_fit_loop, x, y, p0, resamples, True, repeat=1)
         lm, t_lm = timed(lmfit_loop, x, y, p0, resamples, repeat=1)
-    fit.bootstrap(50, rng=0, progress=False)  # warm-up: imports, caches
-    boot, t_cs = timed(lambda: fit.bootstrap(N_RESAMPLES, rng=SEED, progress=False))
 
     alpha_cs = boot.draws["alpha"].to_numpy()[boot.status >= 0]
     rows = [

@@ -99,7 +99,7 @@ def test_variable_projection_matches_levenberg_marquardt(form):
     w = rng.multinomial(result.n, np.full(result.n, 1 / result.n), size=200).astype(float)
     y = np.broadcast_to(np.asarray(result.y, float), w.shape)
     theta0 = np.tile(_theta(result), (len(w), 1))
-    _, v_vp, handled, _ = varpro(batch, theta0[0], y, w)
+    _, v_vp, handled, _, _ = varpro(batch, theta0[0], y, w)
     _, v_lm, conv, _ = levenberg_marquardt(batch, theta0, y, w, y=y)
     assert handled.mean() > 0.5
     ok = handled & conv

@@ -22,7 +22,7 @@ import clipscale as cs
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from coverage_study import simulate  # noqa: E402
 
-N_EXPERIMENTS = 400
+N_EXPERIMENTS = 1000
 SEED = 20240601
 
 

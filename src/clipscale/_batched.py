@@ -44,7 +44,15 @@ from ._grid_check import grid_check
 from ._lm import _gram, levenberg_marquardt
 from .losses import Loss, get_loss
 
-__all__ = ["Batch", "Solution", "solve", "levenberg_marquardt", "grid_check", "covariances"]
+__all__ = [
+    "Batch",
+    "Solution",
+    "solve",
+    "levenberg_marquardt",
+    "grid_check",
+    "covariances",
+    "residual_variance",
+]
 
 _STATUS = {0: "ok", 1: "regrid", 2: "fallback", -1: "failed", -2: "degenerate"}
 
@@ -158,10 +166,19 @@ class Solution:
     value: np.ndarray
     status: np.ndarray
     iterations: int
+    #: ``J' W J`` of the free parameters where the solver had it at hand (NaN elsewhere)
+    normal: np.ndarray | None = None
 
     @property
     def ok(self) -> np.ndarray:
         return self.status >= 0
+
+    def rows(self, index: slice | np.ndarray) -> Solution:
+        """The solutions of a subset of the resamples."""
+        normal = None if self.normal is None else self.normal[index]
+        return Solution(
+            self.theta[index], self.value[index], self.status[index], self.iterations, normal
+        )
 
     def counts(self) -> dict[str, int]:
         return {name: int(np.sum(self.status == code)) for code, name in _STATUS.items()}
@@ -218,8 +235,9 @@ def solve(
     with np.errstate(all="ignore"):
         ty = np.broadcast_to(batch.loss.transform(y), (m, batch.n))
     start = np.broadcast_to(np.asarray(theta0, float), (m, len(batch.names))).copy()
+    normal = None
     if _varpro.applies(batch):  # least squares: Gauss–Newton over the nonlinear parameters
-        theta, val, conv, iters = _varpro.varpro(batch, start, y, w)
+        theta, val, conv, iters, normal = _varpro.varpro(batch, start, y, w)
         rest = np.flatnonzero(~conv)
         if rest.size:
             t2, v2, c2, it2 = levenberg_marquardt(batch, start[rest], ty[rest], w[rest], y=y[rest])
@@ -250,31 +268,53 @@ def solve(
             status[i] = 2
     status[~np.isfinite(val) | ~np.all(np.isfinite(theta), axis=1)] = -1
     status[_degenerate(batch, w)] = -2
-    return Solution(theta, batch.reported(val, w), status, iters)
+    if normal is not None:
+        normal[status != 0] = np.nan  # solved elsewhere: computed afresh when needed
+    return Solution(theta, batch.reported(val, w), status, iters, normal)
 
 
 def covariances(
-    batch: Batch, theta: np.ndarray, y: np.ndarray, w: np.ndarray, dof: np.ndarray
+    batch: Batch,
+    theta: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    dof: np.ndarray,
+    *,
+    s2: np.ndarray | None = None,
+    normal: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-resample covariance of the free parameters, ``s**2 (J' W J)^-1``, shape (m, k, k).
 
     The same estimate as :func:`clipscale.fit` reports (``s**2`` the weighted residual variance
-    on ``dof`` degrees of freedom), so a studentized interval divides like by like.
+    on ``dof`` degrees of freedom), so a studentized interval divides like by like. ``s2`` and
+    ``normal`` (``J' W J``, NaN rows computed here) may come from the solver.
     """
     m = theta.shape[0]
     y = np.broadcast_to(y, (m, batch.n))
-    with np.errstate(all="ignore"):
-        r = batch.loss.transform(y) - batch.transformed(theta)
-        r = np.where(np.isfinite(r), r, 0.0)
-        s2 = np.einsum("mn,mn->m", w, r * r) / np.where(dof > 0, dof, np.nan)
-    dr = batch.residual_jacobian(theta)
-    jtj = _gram(dr, w)
+    if s2 is None:
+        s2 = residual_variance(batch, theta, y, w, dof)
+    jtj = np.full((m, batch.free_idx.size, batch.free_idx.size), np.nan)
+    if normal is not None:
+        jtj[:] = normal
+    todo = np.flatnonzero(~np.isfinite(jtj).all(axis=(1, 2)))
+    if todo.size:
+        every = todo.size == m
+        th, wt = (theta, w) if every else (theta[todo], w[todo])
+        jtj[todo] = _gram(batch.residual_jacobian(th), wt)
     d = np.sqrt(np.diagonal(jtj, axis1=1, axis2=2))
     d = np.where(d > 0, d, 1.0)
     outer = d[:, :, None] * d[:, None, :]
     with np.errstate(all="ignore"):
         cov = _pinv_scaled(jtj / outer) / outer
     return cov * s2[:, None, None]
+
+
+def residual_variance(batch, theta, y, w, dof):  # noqa: ANN001, ANN201
+    """Weighted residual variance of every resample on the loss's scale."""
+    with np.errstate(all="ignore"):
+        r = batch.loss.transform(np.broadcast_to(y, w.shape)) - batch.transformed(theta)
+        s2 = np.einsum("mn,mn->m", w, np.where(np.isfinite(r), r, 0.0) ** 2)
+        return s2 / np.where(dof > 0, dof, np.nan)
 
 
 def _pinv_scaled(A: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import _intervals as iv
-from ._batched import Batch, Solution, solve
+from ._batched import Batch, Solution, residual_variance, solve
 from .exceptions import DataError
 
 if TYPE_CHECKING:
@@ -102,21 +102,26 @@ def _counts(gen: np.random.Generator, n: int, B: int) -> np.ndarray:
     return np.bincount(draws.ravel(), minlength=B * n).reshape(B, n).astype(float)
 
 
-def solve_all(batch: Batch, theta_hat, y, w, progress):  # noqa: ANN001, ANN202
-    """Solve in one batch, or in chunks behind a progress bar on a terminal."""
+def solve_all(batch: Batch, theta_hat, y, w, progress, shown=None):  # noqa: ANN001, ANN202
+    """Solve in one batch, or in chunks behind a progress bar on a terminal.
+
+    The bar counts the first ``shown`` rows (the resamples; default all), ticking in
+    proportion over the rest (leave-one-out fits that ride along).
+    """
     from tqdm.auto import tqdm
 
     B = w.shape[0]
+    shown = B if shown is None else shown
     show = bool(progress) or (progress is None and sys.stderr.isatty())
     size = B if not show else max(50, -(-B // 20))
     parts = []
     y = np.broadcast_to(y, w.shape)
     with tqdm(
-        total=B, disable=not show, delay=0 if progress else 1.0, desc="bootstrap", unit="fit"
+        total=shown, disable=not show, delay=0 if progress else 1.0, desc="bootstrap", unit="fit"
     ) as bar:
         for s in range(0, B, size):
             parts.append(solve(batch, theta_hat, y[s : s + size], w[s : s + size]))
-            bar.update(min(size, B - s))
+            bar.update(round(min(s + size, B) * shown / B) - round(s * shown / B))
     if len(parts) == 1:
         return parts[0]
     return Solution(
@@ -124,15 +129,8 @@ def solve_all(batch: Batch, theta_hat, y, w, progress):  # noqa: ANN001, ANN202
         np.concatenate([p.value for p in parts]),
         np.concatenate([p.status for p in parts]),
         max(p.iterations for p in parts),
+        None if any(p.normal is None for p in parts) else np.concatenate([p.normal for p in parts]),
     )
-
-
-def residual_variance(batch, theta, y, w, dof):  # noqa: ANN001, ANN202
-    """Weighted residual variance of every resample on the loss's scale."""
-    with np.errstate(all="ignore"):
-        r = batch.loss.transform(np.broadcast_to(y, w.shape)) - batch.transformed(theta)
-        s2 = np.einsum("mn,mn->m", w, np.where(np.isfinite(r), r, 0.0) ** 2)
-        return s2 / np.where(dof > 0, dof, np.nan)
 
 
 def validate(result, n_resamples, method, groups, level, interval, rng, default):  # noqa: ANN001, ANN202

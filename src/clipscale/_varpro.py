@@ -95,11 +95,12 @@ class _State:
 
 def varpro(
     batch: Batch, theta0: np.ndarray, y: np.ndarray, w: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray | None]:
     """Solve every resample from ``theta0``'s nonlinear parameters.
 
-    Returns (theta ``(m, p)``, loss ``(m,)``, handled ``(m,)``, iterations); rows not handled
-    must be solved by another method.
+    Returns (theta ``(m, p)``, loss ``(m,)``, handled ``(m,)``, iterations, ``J' W J`` at the
+    handled rows' solutions ``(m, p, p)`` or ``None``); rows not handled must be solved by
+    another method.
     """
     if len(batch.form.nonlinear) == 1:
         return _one(batch, theta0, y, w)
@@ -188,7 +189,7 @@ def varpro(
             & np.all(np.isfinite(theta), axis=1)
             & np.all((theta > lo) & (theta < hi), axis=1)
         )
-    return theta, val, handled, it
+    return theta, val, handled, it, None
 
 
 # --------------------------------------------------------------------------- one exponent
@@ -237,12 +238,13 @@ def _profile(basis: np.ndarray, y: np.ndarray, w: np.ndarray):  # noqa: ANN202
 
 def _one(
     batch: Batch, theta0: np.ndarray, y: np.ndarray, w: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
     """:func:`varpro` for forms with one nonlinear parameter (an exponent, mostly).
 
     The reduced problem is one-dimensional per resample: a Gauss–Newton step with Kaufman's
     curvature ``J' W (I - P_B) J``, then secant curvature along the last accepted step
-    (superlinear), Levenberg damping where a step does not lower the loss.
+    (superlinear), Levenberg damping where a step does not lower the loss. At a start shared
+    by every resample (the point estimate) the first step comes from moments of the data.
     """
     form, names = batch.form, batch.names
     name = form.nonlinear[0]
@@ -252,13 +254,26 @@ def _one(
     m, n = w.shape
     lo, hi = batch.lo[j_nl], batch.hi[j_nl]
     k = len(lin_idx)
-    y = np.ascontiguousarray(y)
+    shared_y = y.strides[0] == 0 or bool(np.all(y == y[:1]))
+    if shared_y:  # one target row for all: index views of it, never copies
+        y = np.broadcast_to(y[0], (m, n))
     with np.errstate(all="ignore"):
-        start = float(np.asarray(theta0, float).reshape(-1, len(names))[0, j_nl])
-        nl = np.full(m, start)
-        b1 = form.basis({name: np.array([start])}, x)  # the shared start: one basis for all
-        basis = np.broadcast_to(b1, (m, n, k)).copy()
-        coef, r, val, gram = _profile(basis, y, w)
+        nl = np.broadcast_to(np.asarray(theta0, float).reshape(-1, len(names))[:, j_nl], (m,))
+        nl = nl.copy()
+        first = None
+        if np.all(nl == nl[0]):  # a shared start: one basis for all
+            b1 = form.basis({name: nl[:1]}, x)
+            basis = np.broadcast_to(b1, (m, n, k))
+            if shared_y:
+                first = _shared_start(batch, nl[0], b1[0], y[0], w)
+            if first is None:
+                coef, r, val, gram = _profile(basis, y, w)
+            else:
+                coef, r, val, gram = first[:4]
+            basis = basis.copy()
+        else:
+            basis = form.basis({name: nl}, x)
+            coef, r, val, gram = _profile(basis, y, w)
         lam = np.zeros(m)
         conv = np.zeros(m, bool)
         g_prev, nl_prev = np.zeros(m), np.zeros(m)
@@ -269,20 +284,23 @@ def _one(
             if active.size == 0:
                 break
             a = active
+            ya = y[: a.size] if shared_y else y[a]
             if a.size == m:  # every row: no gathering copies
                 ba, ca, wa, ya, ra, ga, nla, va = basis, coef, w, y, r, gram, nl, val
             else:
-                ba, ca, wa, ya, ra, ga = basis[a], coef[a], w[a], y[a], r[a], gram[a]
+                ba, ca, wa, ra, ga = basis[a], coef[a], w[a], r[a], gram[a]
                 nla, va = nl[a], val[a]
-            jn = _slope(batch, nla, ca, ba, j_nl, lin_idx)  # d yhat / d theta, (ma, n)
-            wj = wa * jn
-            g = np.einsum("mn,mn->m", wj, ra)  # J' W r: -1/2 the gradient
-            cross = np.empty((a.size, k))
-            for i in range(k):
-                cross[:, i] = np.einsum("mn,mn->m", wj, ba[..., i])
-            hess = np.einsum("mn,mn->m", wj, jn) - np.einsum(
-                "mi,mi->m", cross, _sym_solve(ga, cross)
-            )
+            if it == 1 and first is not None and a.size == m:
+                g, cross, jwj = first[4:]
+            else:
+                jn = _slope(batch, nla, ca, ba, j_nl, lin_idx)  # d yhat / d theta, (ma, n)
+                wj = wa * jn
+                g = np.einsum("mn,mn->m", wj, ra)  # J' W r: -1/2 the gradient
+                cross = np.empty((a.size, k))
+                for i in range(k):
+                    cross[:, i] = np.einsum("mn,mn->m", wj, ba[..., i])
+                jwj = np.einsum("mn,mn->m", wj, jn)
+            hess = jwj - np.einsum("mi,mi->m", cross, _sym_solve(ga, cross))
             # secant curvature along the last accepted step: superlinear, where Kaufman's
             # Gauss–Newton curvature alone converges only linearly
             sec = (g_prev[a] - g) / (nla - nl_prev[a])
@@ -302,7 +320,8 @@ def _one(
             if mv.size == 0:
                 break
             if mv.size < a.size:
-                a, step, nla, va, ya, wa = a[mv], step[mv], nla[mv], va[mv], ya[mv], wa[mv]
+                a, step, nla, va, wa = a[mv], step[mv], nla[mv], va[mv], wa[mv]
+                ya = y[: a.size] if shared_y else ya[mv]
                 g, secant, undamped, decrement = g[mv], secant[mv], undamped[mv], decrement[mv]
             trial = nla + step
             inside = (trial > lo) & (trial < hi)
@@ -334,7 +353,74 @@ def _one(
             & np.all(np.isfinite(theta), axis=1)
             & np.all((theta > batch.lo) & (theta < batch.hi), axis=1)
         )
-    return theta, val, handled, it
+    return theta, val, handled, it, _normal_matrix(batch, nl, coef, basis, gram, w, handled)
+
+
+def _shared_start(batch, nl0, b1, y1, w):  # noqa: ANN001, ANN202
+    """Coefficients, residuals, loss, Gram matrices and the first step's derivatives at a
+    start and targets shared by every row, from one product ``w @ F`` of the data's moments.
+
+    ``J = sum_l c_l db_l`` (``db_l`` the derivative of basis column ``l``), so ``J' W r``,
+    ``J' W B`` and ``J' W J`` are quadratic in each row's coefficients ``c``. ``None`` when the
+    form gives no :meth:`~clipscale.forms.Form.basis_slope`.
+    """
+    form = batch.form
+    n, k = b1.shape
+    db = form.basis_slope(
+        {form.nonlinear[0]: np.full(k, nl0)}, np.eye(k), batch.x, np.broadcast_to(b1, (k, n, k))
+    )
+    if db is None:
+        return None
+    pairs = [(i, j) for i in range(k) for j in range(i, k)]
+    cols = [b1[:, i] * b1[:, j] for i, j in pairs]  # Gram
+    cols += [b1[:, i] * y1 for i in range(k)]  # projections
+    cols += [db[a] * b1[:, i] for a in range(k) for i in range(k)]  # J' W B
+    cols += [db[a] * db[b] for a, b in pairs]  # J' W J
+    cols += [db[a] * y1 for a in range(k)]  # J' W y
+    mom = w @ np.stack(cols, axis=1)
+    m, q = w.shape[0], len(pairs)
+    gram = np.empty((m, k, k))
+    for e, (i, j) in enumerate(pairs):
+        gram[:, i, j] = gram[:, j, i] = mom[:, e]
+    proj = mom[:, q : q + k]
+    dbb = mom[:, q + k : q + k + k * k].reshape(m, k, k)  # [a, i]: sum w db_a b_i
+    dbdb = np.empty((m, k, k))
+    for e, (a, b) in enumerate(pairs):
+        dbdb[:, a, b] = dbdb[:, b, a] = mom[:, q + k + k * k + e]
+    dby = mom[:, q + k + k * k + q :]
+    coef = _sym_solve(gram, proj)
+    r = y1 - coef @ b1.T
+    val = np.einsum("mn,mn->m", w * r, r)
+    val = np.where(np.isfinite(val), val, np.inf)
+    cross = np.einsum("ma,mai->mi", coef, dbb)
+    jwj = np.einsum("ma,mab,mb->m", coef, dbdb, coef)
+    g = np.einsum("ma,ma->m", coef, dby) - np.einsum("mi,mi->m", cross, coef)
+    return coef, r, val, gram, g, cross, jwj
+
+
+def _normal_matrix(batch, nl, coef, basis, gram, w, rows):  # noqa: ANN001, ANN202
+    """``J' W J`` at the solutions of the ``rows`` (bool mask), in parameter order; NaN for the
+    other rows. The linear block is the basis's Gram matrix the solver already holds."""
+    names, form = batch.names, batch.form
+    p, m = len(names), nl.shape[0]
+    j_nl = names.index(form.nonlinear[0])
+    lin = np.array([names.index(q) for q in form.linear])
+    out = np.full((m, p, p), np.nan)
+    idx = np.flatnonzero(rows)
+    if idx.size == 0:
+        return out
+    every = idx.size == m
+    b, c, wr = (basis, coef, w) if every else (basis[idx], coef[idx], w[idx])
+    with np.errstate(all="ignore"):
+        jn = _slope(batch, nl if every else nl[idx], c, b, j_nl, list(lin))
+        wj = wr * jn
+        block = np.empty((idx.size, p, p))
+        block[:, lin[:, None], lin[None, :]] = gram if every else gram[idx]
+        for i, li in enumerate(lin):
+            block[:, li, j_nl] = block[:, j_nl, li] = np.einsum("mn,mn->m", wj, b[..., i])
+        block[:, j_nl, j_nl] = np.einsum("mn,mn->m", wj, jn)
+    out[idx] = block
+    return out
 
 
 def _slope(batch, nl, coef, basis, j_nl, lin_idx):  # noqa: ANN001, ANN202

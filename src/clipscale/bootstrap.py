@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from . import _intervals as iv
-from ._batched import Batch, covariances, solve
-from ._resample import METHODS, Scheme, residual_variance, solve_all, validate
+from ._batched import Batch, covariances, residual_variance
+from ._resample import METHODS, Scheme, solve_all, validate
 from .exceptions import ClipscaleWarning, DataError
 from .results import format_value
 
@@ -75,14 +75,26 @@ def bootstrap(
     theta_hat = np.array([result.params[p] for p in batch.names], float)
     scheme = Scheme(result, batch, method, codes)
     start = time.perf_counter()
-    w, y, mult = scheme.draw(gen, int(n_resamples))
-    sol = solve_all(batch, theta_hat, y, w, progress)
+    B = int(n_resamples)
+    w, y, mult = scheme.draw(gen, B)
+    # the leave-one-out fits (for bca) ride along as extra rows of the same batch
+    jw = scheme.jackknife_weights()
+    y_obs = np.asarray(result.y, float)
+    y_all = y if np.ndim(y) == 1 else np.concatenate([y, np.broadcast_to(y_obs, jw.shape)])
+    both = solve_all(batch, theta_hat, y_all, np.concatenate([w, jw]), progress, shown=B)
+    y = np.broadcast_to(y, w.shape)
+    sol = both.rows(slice(0, B))
+    jack = both.theta[B:] if len(jw) else None
     k = batch.free_idx.size
     dof = mult @ (result.weights > 0).astype(float) - k
-    cov = covariances(batch, sol.theta, y, w, dof)
-    s2 = residual_variance(batch, sol.theta, y, w, dof)
-    jw = scheme.jackknife_weights()
-    jack = solve(batch, theta_hat, result.y, jw, check_grid=False).theta if len(jw) else None
+    if batch.loss.is_least_squares:  # the loss value is the weighted sum of squares
+        with np.errstate(all="ignore"):
+            s2 = np.where(np.isfinite(sol.value), sol.value, np.nan) / np.where(
+                dof > 0, dof, np.nan
+            )
+    else:
+        s2 = residual_variance(batch, sol.theta, y, w, dof)
+    cov = covariances(batch, sol.theta, y, w, dof, s2=s2, normal=sol.normal)
     counts = sol.counts()
     solver = {**counts, "iterations": sol.iterations, "seconds": time.perf_counter() - start}
     out = BootstrapResult(
