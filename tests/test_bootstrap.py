@@ -107,6 +107,46 @@ def test_variable_projection_matches_levenberg_marquardt(form):
     assert np.all(v_vp[ok] <= v_lm[ok] * (1 + 1e-9) + 1e-300)
 
 
+@pytest.mark.parametrize("name", ["saturating", "power", "m1", "m2"])
+def test_basis_slope_is_the_derivative_of_the_basis(name):
+    form = cs.forms.get(name)
+    (nl,) = form.nonlinear
+    x = np.geomspace(1e7, 1e10, 9)
+    theta = np.array([-0.4, -0.1, 0.3]) if name != "m2" else np.array([-0.4, -0.2, -0.1])
+    coef = np.random.default_rng(0).uniform(0.5, 2.0, (3, len(form.linear)))
+    h = 1e-6
+    up, down = form.basis({nl: theta + h}, x), form.basis({nl: theta - h}, x)
+    numeric = np.einsum("gnk,gk->gn", (up - down) / (2 * h), coef)
+    slope = form.basis_slope({nl: theta}, coef, x, form.basis({nl: theta}, x))
+    np.testing.assert_allclose(slope, numeric, rtol=1e-6)
+
+
+@pytest.mark.parametrize("form", ["saturating", "power"])
+def test_one_exponent_solver_same_without_the_slope_hook_or_shared_start(form, monkeypatch):
+    # the moment-based first step and the basis_slope shortcut change the cost, not the answer
+    from clipscale import _varpro
+
+    result = _fit(form, "ls")
+    batch = Batch.from_fit(result)
+    rng = np.random.default_rng(3)
+    w = rng.multinomial(result.n, np.full(result.n, 1 / result.n), size=300).astype(float)
+    y = np.broadcast_to(np.asarray(result.y, float), w.shape)
+    th, val, ok, _, normal = _varpro.varpro(batch, _theta(result), y, w)
+    # without the hook: the start on the data and derivatives from the form's jacobian
+    monkeypatch.setattr(type(batch.form), "basis_slope", lambda *a: None)
+    th3, val3, ok3, _, normal3 = _varpro.varpro(batch, _theta(result), y, w)
+    assert ok.mean() > 0.9
+    both = ok & ok3
+    assert both.mean() > 0.9
+    np.testing.assert_allclose(val3[both], val[both], rtol=1e-9)
+    np.testing.assert_allclose(th3[both], th[both], rtol=1e-5)
+    # the J'WJ handed to the covariances equals the one computed from the Jacobian
+    np.testing.assert_allclose(normal3[both], normal[both], rtol=1e-8)
+    jac = batch.residual_jacobian(th[both])
+    direct = np.einsum("mni,mn,mnj->mij", jac, w[both], jac)
+    np.testing.assert_allclose(normal[both], direct, rtol=1e-8)
+
+
 def test_solver_respects_bounds_and_fixed():
     result = _fit(fixed={"E": 0.19}, bounds={"alpha": (0.0, 0.3)})
     b = result.bootstrap(200, rng=3, progress=False)
@@ -362,7 +402,10 @@ def test_progress_bar(capsys):
     r.bootstrap(100, rng=0, progress=False)
     assert capsys.readouterr().err == ""
     r.bootstrap(100, rng=0, progress=True)
-    assert "bootstrap" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "bootstrap" in err
+    # the leave-one-out fits ride along in the batch, but the bar counts the resamples
+    assert "100/100" in err and f"{100 + r.n}" not in err
 
 
 # --------------------------------------------------------------------------- delta method
@@ -417,3 +460,20 @@ def test_intervals_stay_inside_bounds_and_fall_back_at_a_bound() -> None:
     for name in ("E", "A", "alpha"):
         lo_b, hi_b = result.settings["bounds"][name]
         assert lo_b <= table.loc[name, "lower"] <= table.loc[name, "upper"] <= hi_b
+
+
+def test_resample_counts_are_draws_with_replacement():
+    from clipscale._resample import _counts
+
+    gen = np.random.default_rng(0)
+    c = _counts(gen, 7, 20000)
+    assert c.shape == (20000, 7)
+    assert np.all(c.sum(axis=1) == 7) and np.all(c >= 0)
+    # multinomial(7, 1/7): mean 1 and variance 6/7 per unit, covariance -1/7 between units
+    np.testing.assert_allclose(c.mean(axis=0), 1.0, atol=0.03)
+    np.testing.assert_allclose(c.var(axis=0), 6 / 7, atol=0.04)
+    assert abs(np.cov(c[:, 0], c[:, 1])[0, 1] + 1 / 7) < 0.03
+    # the documented stream: row b counts gen.integers(0, n, size=(B, n))[b]
+    idx = np.random.default_rng(5).integers(0, 7, size=(3, 7))
+    expected = np.array([np.bincount(r, minlength=7) for r in idx])
+    np.testing.assert_array_equal(_counts(np.random.default_rng(5), 7, 3), expected)

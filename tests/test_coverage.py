@@ -1,9 +1,11 @@
 """Coverage is measured, not assumed: the default 95% bootstrap interval for alpha.
 
-400 simulated experiments per setting (binomial standard error 1.1 percentage points), random
-true parameters, log-normal noise of 1-5%, loss ``log_ls``, the default bootstrap (pairs, 1000
-resamples, the default interval). The same design as ``benchmarks/coverage_study.py``, which
-measures every method and interval type; docs/uncertainty.md has the full table.
+1000 simulated experiments per setting (binomial standard error 0.7 percentage points),
+random true parameters, log-normal noise of 1-5%, loss ``log_ls``, the default bootstrap
+(pairs, 1000 resamples, the default interval). With 400 the saturating law's n = 50 row,
+whose coverage is about 93%, measured 91.7% on one seed set and 93.7% on the next 600. The
+same design as ``benchmarks/coverage_study.py``, which measures every method and interval
+type; docs/uncertainty.md has the full table.
 """
 
 from __future__ import annotations
