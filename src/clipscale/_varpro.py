@@ -104,17 +104,15 @@ def varpro(
     """
     if len(batch.form.nonlinear) == 1:
         return _one(batch, theta0, y, w)
-    st = _State(batch, y, w)
+    st = _State(batch, y, w)  # two or more nonlinear parameters
     m = w.shape[0]
     q = len(st.nl_idx)
     lo_nl, hi_nl = batch.lo[st.nl_idx], batch.hi[st.nl_idx]
     with np.errstate(all="ignore"):
         nl = np.broadcast_to(np.asarray(theta0, float)[..., st.nl_idx], (m, q)).copy()
-        rows = np.arange(m)
-        basis, coef, r, val, gram = st.evaluate(rows, nl)
+        basis, coef, r, val, gram = st.evaluate(np.arange(m), nl)
         lam = np.zeros(m)
         conv = np.zeros(m, bool)
-        g_prev, nl_prev, have_prev = np.zeros((m, q)), np.zeros((m, q)), np.zeros(m, bool)
         active = np.flatnonzero(np.isfinite(val))
         it = 0
         for it in range(1, _MAX_ITER + 1):  # noqa: B007
@@ -123,30 +121,12 @@ def varpro(
             a = active
             th = st.theta(nl[a], coef[a])
             jn = batch.form.jacobian(batch.params(th), batch.x)[..., st.nl_idx]  # (ma, n, q)
-            wa = w[a]
-            jw = jn * wa[..., None]
-            if q == 1:
-                j0 = jw[..., 0]
-                cross = np.matmul(j0[:, None, :], basis[a])  # J' W B, (ma, 1, kl)
-                jwj = np.einsum("mn,mn->m", j0, jn[..., 0])[:, None, None]
-                g = np.einsum("mn,mn->m", j0, r[a])[:, None]  # J' W r: -1/2 the gradient
-            else:
-                jwt = jw.transpose(0, 2, 1)
-                cross, jwj = jwt @ basis[a], jwt @ jn
-                g = np.einsum("mni,mn->mi", jw, r[a])
-            if q == 1:  # Kaufman's reduced Gauss–Newton matrix J' W (I - P_B) J
-                sol = _solve_scaled(gram[a], cross[:, 0, :], 1e-15)
-                hess = jwj - np.einsum("mi,mi->m", cross[:, 0, :], sol)[:, None, None]
-            else:
-                hess = jwj - np.matmul(cross, _inverse(gram[a]) @ cross.transpose(0, 2, 1))
-            if q == 1:  # secant curvature along the last accepted step: superlinear, where
-                # Kaufman's Gauss–Newton matrix alone converges only linearly
-                sec = (g_prev[a] - g) / (nl[a] - nl_prev[a])
-                use = np.isfinite(sec) & (sec > 0) & have_prev[a][:, None]
-                hess = np.where(use[:, :, None], sec[:, :, None], hess)
-                secant = use[:, 0]
-            else:
-                secant = np.zeros(a.size, bool)
+            jw = jn * w[a][..., None]
+            jwt = jw.transpose(0, 2, 1)
+            cross, jwj = jwt @ basis[a], jwt @ jn
+            g = np.einsum("mni,mn->mi", jw, r[a])  # J' W r: -1/2 the gradient
+            # Kaufman's reduced Gauss–Newton matrix J' W (I - P_B) J
+            hess = jwj - np.matmul(cross, _inverse(gram[a]) @ cross.transpose(0, 2, 1))
             diag = np.diagonal(hess, axis1=1, axis2=2)
             damped = hess + lam[a, None, None] * diag[:, :, None] * np.eye(q)
             step = _solve_scaled(damped, g, 1e-15)
@@ -154,31 +134,14 @@ def varpro(
             done = ~(decrement > _TOL * val[a]) | (
                 np.abs(step) <= 1e-13 * (np.abs(nl[a]) + 1e-300)
             ).all(axis=1)
-            undamped = lam[a] == 0
-            done &= undamped
+            done &= lam[a] == 0
             trial = nl[a] + step
             inside = np.all((trial > lo_nl) & (trial < hi_nl), axis=1)
             b2, c2, r2, v2, gr2 = st.evaluate(a, trial)
             accept = inside & (v2 <= val[a])
-            acc = a[accept]
-            g_prev[acc], nl_prev[acc], have_prev[acc] = g[accept], nl[acc], True
-            if acc.size == m:  # every row moved: take the trial arrays as they are
-                nl, basis, coef, r, val, gram = trial, b2, c2, r2, v2, gr2
-            else:
-                nl[acc], basis[acc], coef[acc], r[acc], val[acc], gram[acc] = (
-                    trial[accept],
-                    b2[accept],
-                    c2[accept],
-                    r2[accept],
-                    v2[accept],
-                    gr2[accept],
-                )
-            lam[acc] = 0.0
-            rej = a[~accept]
-            lam[rej] = np.maximum(lam[rej] * 10.0, 1e-3)
-            # an accepted secant step whose predicted decrease was already tiny leaves a gap far
-            # below _TOL (superlinear convergence): no need for another iteration to see it
-            done |= accept & undamped & secant & (decrement <= _TOL_STEP * val[a])
+            nl, basis, coef, r, val, gram = _keep(
+                (nl, basis, coef, r, val, gram), (trial, b2, c2, r2, v2, gr2), a, accept, lam
+            )
             conv[a[done]] = True
             active = a[~done & (lam[a] <= 1e8)]
         theta = st.theta(nl, coef)
@@ -190,6 +153,22 @@ def varpro(
             & np.all((theta > lo) & (theta < hi), axis=1)
         )
     return theta, val, handled, it, None
+
+
+def _keep(state: tuple, trial: tuple, a: np.ndarray, accept: np.ndarray, lam: np.ndarray):  # noqa: ANN202
+    """Rows ``a[accept]`` of the per-row arrays ``state`` take their ``trial`` values (every
+    row moved: the trial arrays as they are); Levenberg damping is reset there and raised
+    tenfold on the rejected rows."""
+    acc = a[accept]
+    if acc.size == state[0].shape[0]:
+        state = trial
+    else:
+        for old, new in zip(state, trial, strict=True):
+            old[acc] = new[accept]
+    lam[acc] = 0.0
+    rej = a[~accept]
+    lam[rej] = np.maximum(lam[rej] * 10.0, 1e-3)
+    return state
 
 
 # --------------------------------------------------------------------------- one exponent
@@ -331,14 +310,9 @@ def _one(
             acc = a[accept]
             g_prev[acc], have_prev[acc] = g[accept], True
             nl_prev[acc] = nla[accept]
-            if acc.size == m:  # every row moved: take the trial arrays as they are
-                nl, basis, coef, r, val, gram = trial, b2, c2, r2, v2, gr2
-            else:
-                nl[acc], basis[acc], coef[acc] = trial[accept], b2[accept], c2[accept]
-                r[acc], val[acc], gram[acc] = r2[accept], v2[accept], gr2[accept]
-            lam[acc] = 0.0
-            rej = a[~accept]
-            lam[rej] = np.maximum(lam[rej] * 10.0, 1e-3)
+            nl, basis, coef, r, val, gram = _keep(
+                (nl, basis, coef, r, val, gram), (trial, b2, c2, r2, v2, gr2), a, accept, lam
+            )
             # an accepted secant step whose predicted decrease was already tiny leaves a gap far
             # below _TOL (superlinear convergence): no need for another iteration to see it
             fin = accept & undamped & secant & (decrement <= _TOL_STEP * va)
