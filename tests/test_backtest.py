@@ -33,8 +33,12 @@ def test_holds_out_the_largest_points(result):
     keep = x < largest.min()
     ref = cs.fit("saturating", x[keep], y[keep], warn=False)
     assert result.fit.n == 11
+    # the same optimum: the loss agrees to rounding; the parameters to 1e-7, since a loss flat
+    # to 1e-15 relative leaves them free at the 1e-8 level (the order of the points changes
+    # the rounding)
+    assert result.fit.loss_value == pytest.approx(ref.loss_value, rel=1e-12)
     for p, v in ref.params.items():
-        assert result.fit.params[p] == pytest.approx(v, rel=1e-9)
+        assert result.fit.params[p] == pytest.approx(v, rel=1e-7)
     assert (result.table["decades_beyond"] > 0).all()
     assert result.table["extrapolated"].all()
 

@@ -46,6 +46,13 @@ class SaturatingPowerLaw(Form):
     def log_predict(self, p: Mapping[str, float], x: np.ndarray) -> np.ndarray:
         if np.all(np.asarray(p["E"]) > 0) and np.all(np.asarray(p["A"]) > 0):
             x = np.asarray(x, dtype=float)
+            with np.errstate(all="ignore"):
+                t = np.asarray(np.exp(-p["alpha"] * np.log(x)) * p["A"])
+                t += p["E"]
+                out = np.log(t, out=t) if t.ndim else np.log(t)
+            if np.all(np.isfinite(out)):  # a quarter of logaddexp's cost
+                return out
+            # A x**-alpha overflows: the same sum in log space
             return np.logaddexp(np.log(p["E"]), np.log(p["A"]) - p["alpha"] * np.log(x))
         return super().log_predict(p, x)
 
