@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 
 from . import _intervals as iv
-from ._batched import Batch, Solution, residual_variance, solve
+from ._batched import Batch, Solution, solve
 from .exceptions import DataError
 
 if TYPE_CHECKING:
     from .results import FitResult
 
-__all__ = ["Scheme", "residual_pool", "solve_all", "residual_variance", "validate"]
+__all__ = ["Scheme", "residual_pool", "solve_all", "validate"]
 
 METHODS = ("pairs", "cluster", "residual", "wild", "bayesian")
 
