@@ -210,24 +210,20 @@ def _fallback(batch: Batch, theta: np.ndarray, y: np.ndarray, w: np.ndarray) -> 
     return best
 
 
-def _linearised_start(batch: Batch) -> bool:
-    """Least squares on transformed targets (``log_ls``, ``msle1p``) of a form variable
-    projection handles."""
-    ls = dataclasses.replace(batch, loss=get_loss("ls"))
-    return batch.loss.is_least_squares and batch.loss.name != "ls" and _varpro.applies(ls)
-
-
 def _weighted_ls_start(batch: Batch, start: np.ndarray, y: np.ndarray, w: np.ndarray):  # noqa: ANN202
-    """Starts from least squares in data units with the first-order weights ``w t'(y)**2``
-    (``t(y) - t(yhat) ~ t'(y) (y - yhat)``), solved by variable projection, where that has the
-    lower loss; the other rows keep ``start``. Levenberg–Marquardt then needs a few iterations
-    instead of ~20."""
+    """For least squares on transformed targets (``log_ls``, ``msle1p``) of a form variable
+    projection handles: starts from least squares in data units with the first-order weights
+    ``w t'(y)**2`` (``t(y) - t(yhat) ~ t'(y) (y - yhat)``), solved by variable projection,
+    where that has the lower loss; the other rows (and other losses) keep ``start``.
+    Levenberg–Marquardt then needs a few iterations instead of ~20."""
+    ls = dataclasses.replace(batch, loss=get_loss("ls"))
+    if not (batch.loss.is_least_squares and batch.loss.name != "ls" and _varpro.applies(ls)):
+        return start
     with np.errstate(all="ignore"):
         om = w * batch.loss.dtransform(y) ** 2
         ty = batch.loss.transform(y)
     if not np.all(np.isfinite(om)):
         return start
-    ls = dataclasses.replace(batch, loss=get_loss("ls"))
     theta, _, ok, _, _ = _varpro.varpro(ls, start, y, om)
     ok &= batch.value(theta, ty, w) < batch.value(start, ty, w)
     return np.where(ok[:, None], theta, start)
@@ -268,8 +264,7 @@ def solve(
             theta[rest], val[rest], conv[rest] = t2, v2, c2
             iters = max(iters, it2)
     else:
-        if _linearised_start(batch):  # least squares on t(y): weighted ls gets close first
-            start = _weighted_ls_start(batch, start, y, w)
+        start = _weighted_ls_start(batch, start, y, w)  # least squares on t(y): gets close
         theta, val, conv, iters = levenberg_marquardt(batch, start, ty, w, y=y)
     status = np.zeros(m, int)
     if check_grid and batch.form.nonlinear:

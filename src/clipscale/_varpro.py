@@ -263,22 +263,16 @@ def _one(
             if active.size == 0:
                 break
             a = active
-            ya = y[: a.size] if shared_y else y[a]
             if a.size == m:  # every row: no gathering copies
                 ba, ca, wa, ya, ra, ga, nla, va = basis, coef, w, y, r, gram, nl, val
             else:
                 ba, ca, wa, ra, ga = basis[a], coef[a], w[a], r[a], gram[a]
                 nla, va = nl[a], val[a]
+                ya = y[: a.size] if shared_y else y[a]
             if it == 1 and first is not None and a.size == m:
                 g, cross, jwj = first[4:]
             else:
-                jn = _slope(batch, nla, ca, ba, j_nl, lin_idx)  # d yhat / d theta, (ma, n)
-                wj = wa * jn
-                g = np.einsum("mn,mn->m", wj, ra)  # J' W r: -1/2 the gradient
-                cross = np.empty((a.size, k))
-                for i in range(k):
-                    cross[:, i] = np.einsum("mn,mn->m", wj, ba[..., i])
-                jwj = np.einsum("mn,mn->m", wj, jn)
+                g, cross, jwj = _derivatives(batch, nla, ca, ba, wa, ra, j_nl, lin_idx)
             hess = jwj - np.einsum("mi,mi->m", cross, _sym_solve(ga, cross))
             # secant curvature along the last accepted step: superlinear, where Kaufman's
             # Gauss–Newton curvature alone converges only linearly
@@ -386,15 +380,28 @@ def _normal_matrix(batch, nl, coef, basis, gram, w, rows):  # noqa: ANN001, ANN2
     every = idx.size == m
     b, c, wr = (basis, coef, w) if every else (basis[idx], coef[idx], w[idx])
     with np.errstate(all="ignore"):
-        jn = _slope(batch, nl if every else nl[idx], c, b, j_nl, list(lin))
-        wj = wr * jn
+        _, cross, jwj = _derivatives(
+            batch, nl if every else nl[idx], c, b, wr, None, j_nl, list(lin)
+        )
         block = np.empty((idx.size, p, p))
         block[:, lin[:, None], lin[None, :]] = gram if every else gram[idx]
         for i, li in enumerate(lin):
-            block[:, li, j_nl] = block[:, j_nl, li] = np.einsum("mn,mn->m", wj, b[..., i])
-        block[:, j_nl, j_nl] = np.einsum("mn,mn->m", wj, jn)
+            block[:, li, j_nl] = block[:, j_nl, li] = cross[:, i]
+        block[:, j_nl, j_nl] = jwj
     out[idx] = block
     return out
+
+
+def _derivatives(batch, nl, coef, basis, w, r, j_nl, lin_idx):  # noqa: ANN001, ANN202
+    """``J' W r`` (``None`` without residuals ``r``), ``J' W B`` ``(m, k)`` and ``J' W J``
+    for the exponent's column ``J`` of the Jacobian, one pass over ``(m, n)`` arrays each."""
+    jn = _slope(batch, nl, coef, basis, j_nl, lin_idx)  # d yhat / d theta, (m, n)
+    wj = w * jn
+    g = None if r is None else np.einsum("mn,mn->m", wj, r)  # -1/2 the gradient
+    cross = np.empty((nl.shape[0], basis.shape[2]))
+    for i in range(basis.shape[2]):
+        cross[:, i] = np.einsum("mn,mn->m", wj, basis[..., i])
+    return g, cross, np.einsum("mn,mn->m", wj, jn)
 
 
 def _slope(batch, nl, coef, basis, j_nl, lin_idx):  # noqa: ANN001, ANN202
