@@ -13,7 +13,8 @@ import pytest
 from scipy import stats
 
 import clipscale as cs
-from clipscale._batched import Batch, solve
+from clipscale._engine.batch import Batch
+from clipscale._engine.solve import solve
 from clipscale.bootstrap import DEFAULT_INTERVALS, METHODS
 from clipscale.exceptions import ClipscaleWarning, DataError
 
@@ -89,8 +90,8 @@ def test_random_resamples_match_independent_fits(form, loss, kw):
 
 @pytest.mark.parametrize("form", ["saturating", "power", "shifted"])
 def test_variable_projection_matches_levenberg_marquardt(form):
-    from clipscale._lm import levenberg_marquardt
-    from clipscale._varpro import applies, varpro
+    from clipscale._engine.lm import levenberg_marquardt
+    from clipscale._engine.varpro import applies, varpro
 
     result = _fit(form, "ls")
     batch = Batch.from_fit(result)
@@ -124,7 +125,7 @@ def test_basis_slope_is_the_derivative_of_the_basis(name):
 @pytest.mark.parametrize("form", ["saturating", "power"])
 def test_one_exponent_solver_same_without_the_slope_hook_or_shared_start(form, monkeypatch):
     # the moment-based first step and the basis_slope shortcut change the cost, not the answer
-    from clipscale import _varpro
+    from clipscale._engine import varpro as _varpro
 
     result = _fit(form, "ls")
     batch = Batch.from_fit(result)

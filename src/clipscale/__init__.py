@@ -6,11 +6,8 @@ errors and diagnostics, and reproduce published scaling-law fits.
 >>> from clipscale import fit_power_law
 """
 
-from __future__ import annotations
-
-__version__ = "0.1.0"
-
 from . import datasets, forms
+from ._version import __version__
 from .allocation import compute_optimal
 from .backtest import BacktestResult, backtest
 from .bootstrap import BootstrapResult

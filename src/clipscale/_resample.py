@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from . import _intervals as iv
-from ._batched import Batch, Solution, solve
+from ._engine.batch import Batch, Solution
+from ._engine.solve import solve
 from .exceptions import DataError
 
 if TYPE_CHECKING:

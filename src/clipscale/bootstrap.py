@@ -21,7 +21,7 @@ import json
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +29,10 @@ import numpy as np
 import pandas as pd
 
 from . import _intervals as iv
-from ._batched import Batch, covariances, residual_variance
+from ._engine.batch import Batch
+from ._engine.covariance import covariances, residual_variance
 from ._resample import METHODS, Scheme, solve_all, validate
+from ._version import __version__
 from .exceptions import ClipscaleWarning, DataError
 from .results import format_value
 
@@ -175,7 +177,7 @@ class BootstrapResult:
     solver: Mapping[str, Any]
     seed: int
     n_units: int
-    version: str = field(default_factory=lambda: _version())
+    version: str = __version__
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -542,8 +544,3 @@ def _nested(a: np.ndarray) -> Any:
 def _array(v: Any) -> np.ndarray:
     return np.array(v if v else [], dtype=float)
 
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__

@@ -28,8 +28,9 @@ from typing import NoReturn
 
 import numpy as np
 
-from . import __version__, forms
+from . import forms
 from ._commands import cmd_fit, cmd_predict
+from ._version import __version__
 from .exceptions import ClipscaleError
 from .frontier import METHODS
 from .losses import available_losses

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from . import forms
-from ._grid import _grid_starts
-from ._problem import _Problem
+from ._engine.grid import grid_starts
+from ._engine.problem import Problem
 from .data import as_inputs, check_xy
 from .exceptions import (
     BoundWarning,
@@ -114,7 +114,7 @@ def fit(
     if form.name == "power" and loss_obj.name == "log_ls" and not fixed_vals:
         best = _power_ols(problem)
     if best is None:
-        starts = _grid_starts(problem, form.n_starts if n_starts is None else n_starts)
+        starts = grid_starts(problem, form.n_starts if n_starts is None else n_starts)
         if extra_start is not None:
             starts.append(extra_start)
         if not starts:
@@ -154,7 +154,7 @@ def initial_guess(
     """
     form = forms.get(form)
     problem, _ = _setup(form, x, y, get_loss(loss), None, None, None, None)
-    starts = _grid_starts(problem, 1)
+    starts = grid_starts(problem, 1)
     if not starts:
         raise FitError(f"no grid point of form {form.name!r} gives a finite loss on this data")
     return problem.as_dict(starts[0])
@@ -177,7 +177,7 @@ def _setup(form, x, y, loss_obj, weights, fixed, bounds, params):  # noqa: ANN00
             min_points=max(len(free), 1),
             min_distinct_x=2,
         )
-    return _Problem(form, loss_obj, x_arr, y_arr, w, fixed_vals, lo, hi), extra_start
+    return Problem(form, loss_obj, x_arr, y_arr, w, fixed_vals, lo, hi), extra_start
 
 
 def fit_power_law(x: Any, y: Any, **kwargs: Any) -> FitResult:
@@ -245,7 +245,7 @@ def _resolve_parameters(
     return lo, hi, fixed_vals, extra
 
 
-def _power_ols(problem: _Problem) -> tuple[np.ndarray, float] | None:
+def _power_ols(problem: Problem) -> tuple[np.ndarray, float] | None:
     """Closed-form weighted OLS of ``log y`` on ``log x``; None if it breaks the bounds."""
     lx, ly, w = np.log(problem.x), np.log(problem.y), problem.w
     sw = w.sum()
@@ -260,7 +260,7 @@ def _power_ols(problem: _Problem) -> tuple[np.ndarray, float] | None:
 
 # --------------------------------------------------------------------------- the result
 def _make_result(
-    problem: _Problem, theta: np.ndarray, value: float, notes: list[str], warn: bool
+    problem: Problem, theta: np.ndarray, value: float, notes: list[str], warn: bool
 ) -> FitResult:
     names = problem.names
     free = [names[i] for i in problem.free_idx]

@@ -7,7 +7,7 @@ import html
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import forms
+from ._version import __version__
 from .exceptions import DataError
 
 __all__ = ["FitResult", "data_hash", "format_value"]
@@ -64,11 +65,6 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     a.flags.writeable = False
     return a
 
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def _json_float(v: float) -> float | None:
@@ -121,7 +117,7 @@ class FitResult:
     y: np.ndarray
     weights: np.ndarray
     data_hash: str
-    version: str = field(default_factory=_version)
+    version: str = __version__
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .._linear import bounded_lstsq
+from .. import _linalg as la
 from ._base import Bounds, Form, exponent_grid
 from .chinchilla import split_inputs
 
@@ -110,7 +110,7 @@ class Kaplan(Form):
         cols = np.stack([np.exp(l1 - lz - m1[:, None]), np.exp(l2 - lz - m2[:, None])], axis=-1)
         ok = np.all(np.isfinite(cols), axis=(1, 2))
         cols = np.where(np.isfinite(cols), cols, 0.0)
-        coef, _ = bounded_lstsq(cols, np.ones_like(lz), np.zeros(2), np.full(2, np.inf))
+        coef, _ = la.bounded_lstsq(cols, np.ones_like(lz), np.zeros(2), np.full(2, np.inf))
         with np.errstate(divide="ignore"):
             # undo the column scaling: coefficient of the unscaled column
             log_c1 = np.log(coef[:, 0]) - m1

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .._linear import bounded_lstsq
+from .. import _linalg as la
 from ._base import Bounds, Form, exponent_grid
 
 __all__ = ["M1", "M2", "M3", "M4", "m4_solve"]
@@ -338,7 +338,7 @@ class M4(Form):
         lb, ub = np.array([-np.inf, -np.inf, 0.0]), np.array([np.inf, 0.0, np.inf])
         ok = np.all(np.isfinite(lhs), axis=1) & np.all(np.isfinite(gap), axis=1)
         design = np.where(ok[:, None, None], design, 0.0)
-        coef, _ = bounded_lstsq(design, np.where(ok[:, None], lhs, 0.0), lb, ub)
+        coef, _ = la.bounded_lstsq(design, np.where(ok[:, None], lhs, 0.0), lb, ub)
         keep = ok & np.all(np.isfinite(coef), axis=1) & (np.abs(coef[:, 0]) < 700)
         return {
             "eps_inf": ei[keep],

@@ -1,6 +1,6 @@
 """One fit's data, loss and parameter layout, and the local polish steps.
 
-``_Problem.search`` refines each start over the nonlinear parameters by variable projection
+``Problem.search`` refines each start over the nonlinear parameters by variable projection
 (linear parameters re-solved exactly at every step, Kaufman's Jacobian), then polishes the best
 over all free parameters with ``scipy.optimize.least_squares``; losses that are not sums of
 squares finish with L-BFGS-B on the exact objective and its analytic gradient.
@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 from scipy.optimize import least_squares, minimize
 
-from ._linear import bounded_lstsq
+from .. import _linalg as la
 
 
-class _Problem:
+class Problem:
     """Data, loss and parameter layout of one fit."""
 
     def __init__(self, form, loss, x, y, w, fixed, lo, hi):  # noqa: ANN001
@@ -124,13 +124,13 @@ class _Problem:
                 target -= self.fixed[p] * B[:, j]
         cols = [lin.index(names[i]) for i in self.lin_free_idx]
         Bw, tw = B[:, cols] * self.sw_lin[:, None], target * self.sw_lin
-        Bn, scale = _unit_columns(Bw)
+        Bn, scale = la.unit_columns(Bw)
         if not (np.all(np.isfinite(Bn)) and np.all(np.isfinite(tw))):
             return theta  # basis overflowed (checked after weighting: LAPACK rejects inf)
         lo, hi = self.lo[self.lin_free_idx], self.hi[self.lin_free_idx]
         coef = np.linalg.lstsq(Bn, tw, rcond=None)[0] / scale
         if np.any(coef < lo) or np.any(coef > hi):
-            coef = bounded_lstsq(Bw[None], tw[None], lo, hi)[0][0]
+            coef = la.bounded_lstsq(Bw[None], tw[None], lo, hi)[0][0]
         out = theta.copy()
         out[self.lin_free_idx] = coef
         return out
@@ -166,7 +166,7 @@ class _Problem:
             )
             Jl = Jl[:, inside]
             if Jl.shape[1]:
-                Jl = _unit_columns(Jl)[0]
+                Jl = la.unit_columns(Jl)[0]
                 Jn = Jn - Jl @ np.linalg.lstsq(Jl, Jn, rcond=None)[0]
             return Jn
 
@@ -275,12 +275,3 @@ class _Problem:
         return out
 
 
-def _unit_columns(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``a`` with each column divided by its largest magnitude, and those magnitudes.
-
-    Basis columns such as ``x**-alpha`` at x = 1e20 are ~1e-26 next to a column of ones; lstsq's
-    relative cutoff treats such a column as zero (dropping its parameter) unless it is normalised.
-    """
-    scale = np.max(np.abs(a), axis=0)
-    scale = np.where(scale > 0, scale, 1.0)
-    return a / scale, scale

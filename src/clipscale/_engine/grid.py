@@ -9,14 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from ._linear import bounded_lstsq
-from ._problem import _Problem
+from .. import _linalg as la
+from .problem import Problem
 
 _MAX_GRID = 20000
 _CHUNK = 4_000_000  # grid points x data points evaluated at once
 
 
-def _grid_starts(problem: _Problem, n_starts: int) -> list[np.ndarray]:
+def grid_starts(problem: Problem, n_starts: int) -> list[np.ndarray]:
     """Variable projection over the nonlinear grid; the best ``n_starts`` full parameter vectors."""
     form, names = problem.form, problem.names
     nonlin = form.nonlinear
@@ -76,7 +76,8 @@ def _grid_starts(problem: _Problem, n_starts: int) -> list[np.ndarray]:
         Bf = B[:, :, cols] * sw[None, :, None]
         ok = np.all(np.isfinite(Bf), axis=(1, 2)) & np.all(np.isfinite(target), axis=1)
         Bf = np.where(np.isfinite(Bf), Bf, 0.0)
-        coef, _ = bounded_lstsq(Bf, np.where(np.isfinite(target), target, 0.0) * sw, lin_lo, lin_hi)
+        tw = np.where(np.isfinite(target), target, 0.0) * sw
+        coef, _ = la.bounded_lstsq(Bf, tw, lin_lo, lin_hi)
         theta = np.empty((g.shape[0], len(names)))
         for j, p in enumerate(nonlin):
             theta[:, names.index(p)] = g[:, j]
@@ -105,7 +106,7 @@ def _grid_starts(problem: _Problem, n_starts: int) -> list[np.ndarray]:
     return [theta_all[i] for i in order[:n_starts]]
 
 
-def _paired_points(problem: _Problem, raw: Mapping[str, Any]) -> np.ndarray:
+def _paired_points(problem: Problem, raw: Mapping[str, Any]) -> np.ndarray:
     """Candidate points ``(G, len(nonlinear))`` of a form with ``paired_grid = True``.
 
     Fixed parameters take their value; points are clipped into the bounds; non-finite rows go.
@@ -121,7 +122,7 @@ def _paired_points(problem: _Problem, raw: Mapping[str, Any]) -> np.ndarray:
     return np.unique(pts, axis=0) if pts.size else np.zeros((1, len(nonlin)))
 
 
-def _score_points(problem: _Problem, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _score_points(problem: Problem, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Full parameter vectors and loss values of grid points of a form without linear params."""
     names, nonlin = problem.names, problem.form.nonlinear
     theta = np.empty((g.shape[0], len(names)))

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._lm import _solve_scaled
+from .. import _linalg as la
 
 if TYPE_CHECKING:
-    from ._batched import Batch
+    from .batch import Batch
 
 __all__ = ["applies", "varpro"]
 
@@ -73,14 +73,14 @@ class _State:
             gram = (w @ (b1[:, :, None] * b1[:, None, :]).reshape(x.shape[0], -1)).reshape(
                 -1, kl, kl
             )
-            coef = _solve_scaled(gram, (w * y) @ b1, 1e-15)
+            coef = la.solve_scaled(gram, (w * y) @ b1, 1e-15)
             r = y - coef @ b1.T
             basis = np.broadcast_to(b1, (nl.shape[0], *b1.shape)).copy()
         else:
             basis = form.basis({p: nl[:, j] for j, p in enumerate(form.nonlinear)}, x)
             bwt = (basis * w[..., None]).transpose(0, 2, 1)
             gram = np.matmul(bwt, basis)
-            coef = _solve_scaled(gram, np.matmul(bwt, y[..., None])[..., 0], 1e-15)
+            coef = la.solve_scaled(gram, np.matmul(bwt, y[..., None])[..., 0], 1e-15)
             r = y - np.matmul(basis, coef[..., None])[..., 0]
         val = np.einsum("mn,mn->m", w, r * r)
         val = np.where(np.isfinite(val), val, np.inf)
@@ -129,7 +129,7 @@ def varpro(
             hess = jwj - np.matmul(cross, _inverse(gram[a]) @ cross.transpose(0, 2, 1))
             diag = np.diagonal(hess, axis1=1, axis2=2)
             damped = hess + lam[a, None, None] * diag[:, :, None] * np.eye(q)
-            step = _solve_scaled(damped, g, 1e-15)
+            step = la.solve_scaled(damped, g, 1e-15)
             decrement = np.einsum("mi,mi->m", g, step)
             done = ~(decrement > _TOL * val[a]) | (
                 np.abs(step) <= 1e-13 * (np.abs(nl[a]) + 1e-300)
@@ -178,7 +178,7 @@ def _sym_solve(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     singular."""
     k = gram.shape[1]
     if k > 2:
-        return _solve_scaled(gram, rhs, 1e-15)
+        return la.solve_scaled(gram, rhs, 1e-15)
     with np.errstate(all="ignore"):
         if k == 1:
             z = rhs[:, 0] / gram[:, 0, 0]

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._lm import _face_solve, _solve_scaled
+from .. import _linalg as la
 
 if TYPE_CHECKING:
-    from ._batched import Batch
+    from .batch import Batch
 
 __all__ = ["grid_check"]
 
@@ -185,7 +185,7 @@ def _free_gain(gram: dict, proj: list[np.ndarray], shape: tuple[int, int]) -> np
     for i, p in enumerate(proj):
         b[:, :, i] = p
     A, b = A.reshape(-1, k, k), b.reshape(-1, k)
-    return np.einsum("mi,mi->m", _solve_scaled(A, b, _RIDGE), b).reshape(shape)
+    return np.einsum("mi,mi->m", la.solve_scaled(A, b, _RIDGE), b).reshape(shape)
 
 
 def _screen(batch, grid, y, w, bound):  # noqa: ANN001, ANN202
@@ -256,7 +256,7 @@ def _candidates(batch, grid, y, w, bound, n_best):  # noqa: ANN001, ANN202
         return np.zeros(0, int), np.zeros((0, nb, len(names))), np.zeros((0, nb), bool)
     gi, ri, gram, proj, base = found
     lin_idx = [names.index(p) for p in free_lin]
-    coef, gain = _face_solve(gram, proj, batch.lo[lin_idx], batch.hi[lin_idx])
+    coef, gain = la.face_solve(gram, proj, batch.lo[lin_idx], batch.hi[lin_idx])
     has = np.zeros(w.shape[0], bool)
     has[ri] = True
     some = np.flatnonzero(has)

@@ -2,106 +2,20 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import _linalg as la
+
 if TYPE_CHECKING:
-    from ._batched import Batch
+    from .batch import Batch
 
 __all__ = ["levenberg_marquardt"]
 
 _FTOL = 1e-11  # Newton decrement relative to the loss at which a resample has converged
 _MAX_ITER = 100
 
-
-def _small_solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Solve ``(M, k, k)`` systems; closed forms for k <= 3 (much faster than LAPACK calls)."""
-    k = A.shape[1]
-    if k == 1:
-        return b / A[:, 0]
-    if k == 2:
-        a, c, d = A[:, 0, 0], A[:, 0, 1], A[:, 1, 1]
-        e = A[:, 1, 0]
-        det = a * d - c * e
-        return (
-            np.stack([d * b[:, 0] - c * b[:, 1], a * b[:, 1] - e * b[:, 0]], axis=1) / det[:, None]
-        )
-    if k == 3:
-        return _solve3(A, b)
-    try:
-        return np.linalg.solve(A, b[..., None])[..., 0]
-    except np.linalg.LinAlgError:
-        return np.einsum("mij,mj->mi", np.linalg.pinv(A), b)
-
-
-def _solve3(A: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cramer's rule for ``(M, 3, 3)`` systems."""
-    (a, b_, c), (d, e, f), (g, h, i) = ((A[:, r, 0], A[:, r, 1], A[:, r, 2]) for r in range(3))
-    c00, c01, c02 = e * i - f * h, f * g - d * i, d * h - e * g
-    c10, c11, c12 = c * h - b_ * i, a * i - c * g, b_ * g - a * h
-    c20, c21, c22 = b_ * f - c * e, c * d - a * f, a * e - b_ * d
-    det = a * c00 + b_ * c01 + c * c02
-    r0, r1, r2 = b[:, 0], b[:, 1], b[:, 2]
-    x = np.stack(
-        [
-            c00 * r0 + c10 * r1 + c20 * r2,
-            c01 * r0 + c11 * r1 + c21 * r2,
-            c02 * r0 + c12 * r1 + c22 * r2,
-        ],
-        axis=1,
-    )
-    return x / det[:, None]
-
-
-def _solve_scaled(A: np.ndarray, rhs: np.ndarray, ridge: float = 1e-12) -> np.ndarray:
-    """Solve the ``(m, k, k)`` symmetric systems with unit-diagonal scaling and a small ridge."""
-    d = np.sqrt(np.abs(np.diagonal(A, axis1=1, axis2=2)))
-    d = np.where(d > 0, d, 1.0)
-    with np.errstate(all="ignore"):  # a resample with a non-finite Gram matrix gets a 0 step
-        An = A / (d[:, :, None] * d[:, None, :]) + ridge * np.eye(A.shape[1])
-        z = _small_solve(An, rhs / d) / d
-    return np.where(np.isfinite(z), z, 0.0)
-
-
-def _gram(dr: np.ndarray, om: np.ndarray) -> np.ndarray:
-    """``sum_n om[m, n] dr[m, n, i] dr[m, n, j]``, shape ``(m, k, k)``.
-
-    Entry by entry for k <= 4 (one pass over ``(m, n)`` arrays each, no ``(m, n, k)``
-    temporary), batched matmul beyond (3-operand einsum is slow).
-    """
-    m, _, k = dr.shape
-    if k > 4:
-        return np.matmul((dr * om[..., None]).transpose(0, 2, 1), dr)
-    out = np.empty((max(m, om.shape[0]), k, k))
-    for i in range(k):
-        wi = om * dr[..., i]
-        for j in range(i, k):
-            out[:, i, j] = out[:, j, i] = np.einsum("mn,mn->m", wi, dr[..., j])
-    return out
-
-
-def _jt(dr: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``J' v`` for every row: ``(m, n, k)`` and ``(m, n)`` -> ``(m, k)``, column by column
-    (a 3-index einsum is several times slower)."""
-    out = np.empty((max(dr.shape[0], v.shape[0]), dr.shape[2]))
-    for i in range(dr.shape[2]):
-        out[:, i] = np.einsum("mn,mn->m", dr[..., i], v)
-    return out
-
-
-def _jv(dr: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``J v`` for every row: ``(m, n, k)`` and ``(m, k)`` -> ``(m, n)``."""
-    out = dr[..., 0] * v[:, :1]
-    for i in range(1, dr.shape[2]):
-        out += dr[..., i] * v[:, i : i + 1]
-    return out
-
-
-def _quad(v: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """``v' A v`` for every row."""
-    return np.einsum("mi,mi->m", v, np.einsum("mij,mj->mi", A, v))
 
 
 def _normal_equations(batch: Batch, theta: np.ndarray, r: np.ndarray, w: np.ndarray) -> tuple:
@@ -114,13 +28,13 @@ def _normal_equations(batch: Batch, theta: np.ndarray, r: np.ndarray, w: np.ndar
     dr = batch.residual_jacobian(theta)
     om = batch.irls(r, w)
     rr = np.where(np.isfinite(r), r, 0.0)
-    jtj = _gram(dr, om)
-    g = _jt(dr, om * rr)
+    jtj = la.gram(dr, om)
+    g = la.jt(dr, om * rr)
     exact = None
     if not batch.loss.is_least_squares:
         h = 1e-7 * np.maximum(np.abs(rr), batch.loss.delta or 1.0)
         curv = (batch.loss.drho(rr + h) - batch.loss.drho(rr - h)) / (4.0 * h)
-        exact = _gram(dr, np.where(om > 0, w * curv, 0.0))
+        exact = la.gram(dr, np.where(om > 0, w * curv, 0.0))
     return jtj, g, exact, dr, om
 
 
@@ -168,10 +82,10 @@ class _LM:
         probe = th.copy()
         probe[:, self.free] = th[:, self.free] + h * v
         r_h = self.ty[act] - self.batch.transformed(probe)
-        rvv = (2.0 / h) * ((r_h - self.r[act]) / h - _jv(dr, v))
+        rvv = (2.0 / h) * ((r_h - self.r[act]) / h - la.jv(dr, v))
         rvv = np.where(np.isfinite(rvv), rvv, 0.0)
         damp = np.einsum("mi,ij->mij", lam[:, None] * self.dscale_act, np.eye(v.shape[1]))
-        a = _solve_scaled(jtj + damp, -_jt(dr, om * rvv))
+        a = la.solve_scaled(jtj + damp, -la.jt(dr, om * rvv))
         # keep the correction only where it is small next to the step (Transtrum's test)
         ok = np.linalg.norm(a, axis=1) <= 1.5 * np.linalg.norm(v, axis=1)
         return np.where(ok[:, None], a, 0.0)
@@ -189,7 +103,7 @@ class _LM:
             mats = [jtj + damp, jtj + 1e-3 * damp, jtj]
             if exact is not None:
                 mats.append(_pin(exact, out) + damp)
-            steps = _solve_scaled(np.concatenate(mats), -np.tile(g, (len(mats), 1)))
+            steps = la.solve_scaled(np.concatenate(mats), -np.tile(g, (len(mats), 1)))
             steps = steps.reshape(len(mats), th.shape[0], k)
             more = _freeze(g0, th[:, self.free], self.lo, self.hi, steps[0]) & ~out
             if not more.any():
@@ -226,7 +140,7 @@ class _LM:
             if j == 1:
                 lam[pick] *= 1e-3
         dx = trial[:, self.free] - th[:, self.free]
-        predicted = -(2 * np.einsum("mi,mi->m", g, dx) + _quad(dx, jtj))
+        predicted = -(2 * np.einsum("mi,mi->m", g, dx) + la.quad(dx, jtj))
         with np.errstate(invalid="ignore"):  # inf - inf for a resample with no finite loss
             gain = (va - v_new) / np.where(predicted > 0, predicted, np.inf)
         accept = (v_new < va) & ~done
@@ -276,8 +190,8 @@ def _project_linear(
     if not (np.all(np.isfinite(bf)) and np.all(np.isfinite(om * target))):
         return theta
     idx = [names.index(p) for p in lin]
-    proj = _jt(bf, om * target)
-    coef, _ = _face_solve(_gram(bf, om), proj, batch.lo[idx], batch.hi[idx])
+    proj = la.jt(bf, om * target)
+    coef, _ = la.face_solve(la.gram(bf, om), proj, batch.lo[idx], batch.hi[idx])
     out = theta.copy()
     out[:, idx] = coef
     better = batch.value(out, ty, w) < batch.value(theta, ty, w)
@@ -321,48 +235,4 @@ def levenberg_marquardt(
     return lm.theta, lm.val, lm.converged, it
 
 
-def _face_solve(gram, proj, lb, ub):  # noqa: ANN001, ANN202
-    """Bounded least squares from Gram matrices: the best feasible face of the box.
 
-    ``gram``: ``(M, k, k)``, ``proj``: ``(M, k)``; returns coefficients ``(M, k)`` and the
-    decrease ``2 c.proj - c' gram c`` they achieve (``-inf`` where no face is feasible). The
-    unconstrained optimum is kept where it is feasible (a convex problem); only the other rows
-    enumerate the faces where some coefficients sit at a bound.
-    """
-    M, k = proj.shape
-    coef = _solve_scaled(gram, proj, ridge=1e-13)
-    tol = 1e-10 * (1.0 + np.abs(coef))
-    ok = np.all((coef >= lb - tol) & (coef <= ub + tol), axis=1)
-    coef = np.clip(coef, lb, ub)
-    best = np.where(ok, _gain(coef, gram, proj), -np.inf)
-    rows = np.flatnonzero(~ok)
-    if rows.size == 0:
-        return coef, best
-    g_rows, p_rows = gram[rows], proj[rows]
-    c_rows, b_rows = coef[rows], best[rows]
-    for combo in itertools.product((0, 1, 2), repeat=k):
-        held = [j for j, s in enumerate(combo) if s]
-        if not held or any(not np.isfinite((lb if combo[j] == 1 else ub)[j]) for j in held):
-            continue
-        c = np.zeros((rows.size, k))
-        for j in held:
-            c[:, j] = lb[j] if combo[j] == 1 else ub[j]
-        free = [j for j, s in enumerate(combo) if s == 0]
-        feasible = np.ones(rows.size, bool)
-        if free:
-            rhs = p_rows[:, free] - np.einsum("mij,mj->mi", g_rows[:, free][:, :, held], c[:, held])
-            cf = _solve_scaled(g_rows[:, free][:, :, free], rhs, ridge=1e-13)
-            tol = 1e-10 * (1.0 + np.abs(cf))
-            feasible = np.all((cf >= lb[free] - tol) & (cf <= ub[free] + tol), axis=1)
-            c[:, free] = np.clip(cf, lb[free], ub[free])
-        gain = np.where(feasible, _gain(c, g_rows, p_rows), -np.inf)
-        better = gain > b_rows
-        b_rows = np.where(better, gain, b_rows)
-        c_rows[better] = c[better]
-    coef[rows], best[rows] = c_rows, b_rows
-    return coef, best
-
-
-def _gain(c: np.ndarray, gram: np.ndarray, proj: np.ndarray) -> np.ndarray:
-    gain = 2 * np.einsum("mi,mi->m", c, proj) - _quad(c, gram)
-    return np.where(np.isfinite(gain), gain, -np.inf)
