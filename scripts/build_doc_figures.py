@@ -1,6 +1,6 @@
 """Render the figures of the documentation into docs/img/ (committed; rerun after a change).
 
-    python scripts/build_doc_figures.py [--out docs/img]
+    python scripts/build_doc_figures.py [--out docs/img] [NAME ...]
 
 Every figure is drawn by clipscale.plotting from fixed synthetic data (seeded noise) or from the
 bundled OpenCLIP runs, so reruns give the same pictures.
@@ -84,19 +84,25 @@ def form_figure(name: str, path: Path) -> None:
 
 
 def frontier_figure(path: Path) -> None:
-    """The three frontier recipes on the OpenCLIP ImageNet runs."""
+    """The three frontier recipes on the OpenCLIP ImageNet runs.
+
+    The panels are stacked, one above the other, at the width of the other figures: side by
+    side they shrink to unreadable text in the docs' column.
+    """
     df = load_openclip()
     runs = df[(df.family == "openclip") & (df.task == "imagenet1k")]
-    fig = Figure(figsize=(12, 4), layout="constrained")
-    for ax, method in zip(fig.subplots(1, 3, sharey=True), ("bins", "pareto", "hull"), strict=True):
+    fig = Figure(figsize=(6.4, 10.5), layout="constrained")
+    panels = fig.subplots(3, 1, sharex=True, sharey=True)
+    for ax, method in zip(panels, ("bins", "pareto", "hull"), strict=True):
         plot_frontier(runs, method=method, ax=ax)
         best = frontier(runs, method=method)
         result = fit("power", best["compute"], best["metric"], warn=False)
         plot_fit(result, ax=ax, show_data=False, color="tab:red", symbols=("C", "E"))
-        ax.set_title(f'method="{method}": {len(best)} points', fontsize="medium")
-        ax.set_xlabel("compute (GMACs)")
-        ax.set_ylabel("")
-    fig.axes[0].set_ylabel("ImageNet zero-shot error")
+        ax.set_title(f'method="{method}": {len(best)} points', fontsize="large")
+        ax.set_xlabel("")
+        ax.set_ylabel("ImageNet zero-shot error")
+        ax.legend(loc="upper right", fontsize="medium")
+    panels[-1].set_xlabel("compute (GMACs)")
     fig.savefig(path, dpi=DPI)
 
 
@@ -167,11 +173,18 @@ FIGURES: dict[str, Callable[[Path], None]] = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
-    out = parser.parse_args().out
-    out.mkdir(parents=True, exist_ok=True)
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"figures to draw (default: all): {list(FIGURES)}"
+    )
+    args = parser.parse_args()
+    unknown = sorted(set(args.names) - set(FIGURES))
+    if unknown:
+        parser.error(f"unknown figure(s) {unknown}; choose from {list(FIGURES)}")
+    args.out.mkdir(parents=True, exist_ok=True)
     for name, draw in FIGURES.items():
-        draw(out / name)
-        print(out / name)
+        if not args.names or name in args.names:
+            draw(args.out / name)
+            print(args.out / name)
 
 
 if __name__ == "__main__":

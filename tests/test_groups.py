@@ -46,7 +46,8 @@ def test_shared_exponent_is_the_joint_optimum():
     joint = table.attrs["joint_loss"]
     assert joint == pytest.approx(table["loss"].sum(), rel=1e-9)
     independent = fit_many(df, "saturating", by="task", x="x", y="y")["loss"].sum()
-    assert joint >= independent - 1e-12  # tying can only cost
+    # tying can only cost (to rounding, which is relative to the size of the losses)
+    assert joint >= independent * (1 - 1e-10)
     # no alpha on a fine grid does better (each group profiled by a full fit)
     for a in alpha[0] + np.array([-0.004, -0.001, 0.001, 0.004]):
         total = sum(
