@@ -63,12 +63,12 @@ def bootstrap(
 
     See :meth:`clipscale.FitResult.bootstrap` for the parameters.
     """
-    kind, level, interval, gen, codes = validate(
+    scheme_class, level, interval, gen, codes = validate(
         result, n_resamples, method, groups, confidence_level, interval, rng
     )
     batch = Batch.from_fit(result)
     theta_hat = np.array([result.params[p] for p in batch.names], float)
-    scheme = kind(result, batch, codes)
+    scheme = scheme_class(result, batch, codes)
     start = time.perf_counter()
     B = int(n_resamples)
     w, y, mult = scheme.draw(gen, B)
