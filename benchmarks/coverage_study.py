@@ -35,7 +35,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 import clipscale as cs
-from clipscale._intervals import INTERVALS
+from clipscale._uncertainty.intervals import INTERVALS
 from clipscale.bootstrap import DEFAULT_INTERVALS, METHODS
 
 LEVEL = 0.95

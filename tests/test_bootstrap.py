@@ -464,7 +464,7 @@ def test_intervals_stay_inside_bounds_and_fall_back_at_a_bound() -> None:
 
 
 def test_resample_counts_are_draws_with_replacement():
-    from clipscale._resample import _counts
+    from clipscale._uncertainty.schemes import counts as _counts
 
     gen = np.random.default_rng(0)
     c = _counts(gen, 7, 20000)

@@ -7,15 +7,14 @@ error and whether its interval covered the observed value.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import forms
-from ._intervals import check_level
+from . import _render, forms
+from ._bands import check_level
 from .data import as_inputs
 from .exceptions import DataError
 from .fitting import fit
@@ -65,33 +64,16 @@ class BacktestResult:
 
     def summary(self) -> str:
         """Plain-text report: the fit, the scores, one line per held-out point."""
-        level = f"{self.confidence_level:.0%}"
-        lines = [
-            f"clipscale backtest: {self.fit.form.name}, loss {self.fit.loss}, trained on "
-            f"{self.fit.n} points, {self.holdout} held out",
-            f"RMSLE {self.rmsle:.4g}   mean |rel error| {self.mean_abs_rel_error:.3%}   "
-            f"max {self.max_abs_rel_error:.3%}   {level} {self.kind} intervals covered "
-            f"{self.coverage:.0%}",
-            "",
-            self._table.to_string(
-                columns=["y", "prediction", "lower", "upper", "abs_rel_error", "covered"],
-                float_format=lambda v: f"{v:.5g}",
-            ),
-        ]
-        return "\n".join(lines)
+        return _render.backtest_summary(self)
 
     def __str__(self) -> str:
-        return self.summary()
+        return _render.backtest_summary(self)
 
     def __repr__(self) -> str:
-        return (
-            f"<BacktestResult {self.fit.form.name}: holdout={self.holdout}, "
-            f"rmsle={self.rmsle:.4g}, coverage={self.coverage:.2f}>"
-        )
+        return _render.backtest_repr(self)
 
     def _repr_html_(self) -> str:
-        head = "<br>".join(html.escape(line) for line in self.summary().splitlines()[:2])
-        return f"<div class='clipscale-backtest'>{head}{self._table.to_html()}</div>"
+        return _render.backtest_html(self)
 
 
 def backtest(

@@ -1,10 +1,11 @@
 """Bootstrap intervals for fitted scaling laws: the entry point and :class:`BootstrapResult`.
 
-Every scheme (:mod:`clipscale._resample`) turns a fit into ``B`` resamples over the *same*
-inputs: a weight vector per resample (pairs: multinomial counts, bayesian: Dirichlet weights,
-cluster: counts of whole groups) or a new target vector (residual, wild).
-:mod:`clipscale._batched` then fits all of them at once, warm-started from the point estimate
-and checked against the start grid; :mod:`clipscale._intervals` turns the draws into intervals.
+Every scheme (:mod:`clipscale._uncertainty.schemes`, one small class per method) turns a fit
+into ``B`` resamples over the *same* inputs: a weight vector per resample (pairs: multinomial
+counts, bayesian: Dirichlet weights, cluster: counts of whole groups) or a new target vector
+(residual, wild). :mod:`clipscale._engine` then fits all of them at once, warm-started from the
+point estimate and checked against the start grid; :mod:`clipscale._uncertainty.intervals`
+turns the draws into intervals, and :mod:`clipscale._render` renders the result.
 
 >>> import numpy as np, clipscale
 >>> rng = np.random.default_rng(0)
@@ -16,43 +17,35 @@ and checked against the start grid; :mod:`clipscale._intervals` turns the draws 
 
 from __future__ import annotations
 
-import html
-import json
 import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import _intervals as iv
+from . import _render
+from ._bands import as_x, gradient_in_space, loss_of, outside, prediction_index, space
+from ._engine.batch import _STATUS as STATUS
 from ._engine.batch import Batch
 from ._engine.covariance import covariances, residual_variance
-from ._resample import METHODS, Scheme, solve_all, validate
+from ._uncertainty import intervals as iv
+from ._uncertainty.schemes import METHODS, SCHEMES, residual_pool, solve_all, validate
 from ._version import __version__
 from .exceptions import ClipscaleWarning, DataError
-from .results import format_value
-
-if TYPE_CHECKING:
-    from .results import FitResult
+from .results import FitResult
 
 __all__ = ["bootstrap", "BootstrapResult", "METHODS", "DEFAULT_INTERVALS"]
 
 #: Default interval type of each method: the one ``benchmarks/coverage_study.py`` measured
-#: closest to nominal (docs/uncertainty.md has the table). Pairs, residual and wild
-#: bootstraps are calibrated with studentized intervals (``tests/test_coverage.py`` checks
-#: pairs); no interval type made the bayesian or cluster bootstraps calibrated at n <= 20.
-DEFAULT_INTERVALS = {
-    "pairs": "studentized",
-    "residual": "studentized",
-    "wild": "studentized",
-    "bayesian": "expanded",
-    "cluster": "percentile",
-}
-_SHRUNK = ("pairs", "cluster", "bayesian")  # schemes whose spread shrinks by (n - p) / n
+#: closest to nominal (docs/uncertainty.md has the table), declared by each scheme class.
+#: Pairs, residual and wild bootstraps are calibrated with studentized intervals
+#: (``tests/test_coverage.py`` checks pairs); no interval type made the bayesian or cluster
+#: bootstraps calibrated at n <= 20.
+DEFAULT_INTERVALS = {name: cls.default_interval for name, cls in SCHEMES.items()}
 
 
 def bootstrap(
@@ -70,12 +63,12 @@ def bootstrap(
 
     See :meth:`clipscale.FitResult.bootstrap` for the parameters.
     """
-    method, level, interval, gen, codes = validate(
-        result, n_resamples, method, groups, confidence_level, interval, rng, DEFAULT_INTERVALS
+    scheme_class, level, interval, gen, codes = validate(
+        result, n_resamples, method, groups, confidence_level, interval, rng
     )
     batch = Batch.from_fit(result)
     theta_hat = np.array([result.params[p] for p in batch.names], float)
-    scheme = Scheme(result, batch, method, codes)
+    scheme = scheme_class(result, batch, codes)
     start = time.perf_counter()
     B = int(n_resamples)
     w, y, mult = scheme.draw(gen, B)
@@ -120,10 +113,6 @@ def bootstrap(
 
 
 # --------------------------------------------------------------------------- the result
-_SCHEMA = "clipscale.BootstrapResult/1"
-_STATUS_NAMES = {0: "ok", 1: "regrid", 2: "fallback", -1: "failed", -2: "degenerate"}
-
-
 def _frozen(a: Any) -> np.ndarray:
     a = np.array(a, copy=True)
     a.flags.writeable = False
@@ -205,7 +194,7 @@ class BootstrapResult:
         """One row per resample: parameters, loss value, residual variance and status."""
         df = pd.DataFrame(self.theta, columns=list(self.names))
         df["loss_value"] = self.loss_values
-        df["status"] = [_STATUS_NAMES[int(s)] for s in self.status]
+        df["status"] = [STATUS[int(s)] for s in self.status]
         df.index.name = "resample"
         return df
 
@@ -233,9 +222,19 @@ class BootstrapResult:
 
     def _expansion(self, level: float) -> float:
         k = len(self.fit.free_params)
-        return iv.expansion_factor(level, self.n_units, k, shrunk=self.method in _SHRUNK)
+        shrunk = self.method in SCHEMES and SCHEMES[self.method].shrinks
+        return iv.expansion_factor(level, self.n_units, k, shrunk=shrunk)
 
-    def _compute(self, kind, level, draws, est, se_draws, se_hat, jack):  # noqa: ANN001, ANN202
+    def _compute(
+        self,
+        kind: str,
+        level: float,
+        draws: np.ndarray,
+        est: np.ndarray,
+        se_draws: np.ndarray | None,
+        se_hat: np.ndarray | None,
+        jack: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         return iv.interval(
             kind,
             draws,
@@ -310,10 +309,10 @@ class BootstrapResult:
         )
 
     # ------------------------------------------------------------------ predictions
-    def _prediction_parts(self, xa: np.ndarray, theta: np.ndarray):  # noqa: ANN202
+    def _prediction_parts(self, xa: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         free = list(self.fit.free_params)
         params = {p: theta[:, [i]] for i, p in enumerate(self.names)}
-        tv, grad, _ = iv.gradient_in_space(self.fit.form, params, xa, free, self.fit.loss)
+        tv, grad, _ = gradient_in_space(self.fit.form, params, xa, free, loss_of(self.fit))
         return np.broadcast_to(tv, (theta.shape[0], xa.shape[0])), grad
 
     def predict_interval(
@@ -348,7 +347,7 @@ class BootstrapResult:
         level, ikind = self._level(confidence_level), self._kind(interval)
         if kind == "observation" and ikind == "bca":
             raise DataError("interval='bca' is not available for kind='observation'")
-        xa = iv.as_x(self.fit, x)
+        xa = as_x(self.fit, x)
         ok = self._ok()
         tv, grad = self._prediction_parts(xa, self.theta[ok])
         se = np.sqrt(np.maximum(np.sum(grad @ self.covariances[ok] * grad, axis=-1), 0))
@@ -360,20 +359,20 @@ class BootstrapResult:
         if kind == "observation":
             tv, se, se_hat = self._add_noise(tv, se, se_hat, ok)
         low, high = self._compute(ikind, level, tv, tv_hat[0], se, se_hat, jack)
-        _, inverse = iv.space(self.fit.loss)
+        _, inverse = space(loss_of(self.fit))
         return pd.DataFrame(
             {
                 "estimate": self.fit.form.predict(self.fit.params, xa),
                 "lower": inverse(low),
                 "upper": inverse(high),
-                "extrapolated": iv.outside(self.fit, xa),
+                "extrapolated": outside(self.fit, xa),
             },
-            index=iv.prediction_index(self.fit.form, xa),
+            index=prediction_index(self.fit.form, xa),
         )
 
-    def _add_noise(self, tv, se, se_hat, ok):  # noqa: ANN001, ANN202
-        from ._resample import residual_pool
-
+    def _add_noise(
+        self, tv: np.ndarray, se: np.ndarray, se_hat: np.ndarray, ok: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         _, _, centred = residual_pool(self.fit, Batch.from_fit(self.fit))
         pool = centred[np.asarray(self.fit.weights) > 0]
         gen = np.random.default_rng(self.seed)
@@ -422,125 +421,29 @@ class BootstrapResult:
         )
 
     # ------------------------------------------------------------------ renderings
-    def _header(self) -> list[str]:
-        s = self.solver
-        return [
-            f"clipscale bootstrap: {self.fit.form.name}   {self.fit.form.formula}",
-            f"loss {self.fit.loss}   n = {self.fit.n}   method {self.method}, "
-            f"{self.n_resamples} resamples, {self.confidence_level:.0%} {self.interval} intervals",
-            f"failed {self.n_failed}   (batched {s.get('ok', 0)}, re-polished from the grid "
-            f"{s.get('regrid', 0)}, fallback loop {s.get('fallback', 0)})   "
-            f"{s.get('seconds', float('nan')):.2f} s",
-        ]
-
     def summary(self) -> str:
         """Plain-text report: settings, solver counts, one line per parameter, notes."""
-        tab = self.table()
-        lines = self._header() + [
-            "",
-            f"{'param':<8} {'estimate':>12} {'std':>10} {'lower':>12} {'upper':>12}",
-        ]
-        for p, row in tab.iterrows():
-            tag = "  (fixed)" if row["fixed"] else ""
-            lines.append(
-                f"{p:<8} {format_value(row['estimate'], row['std']):>12} {row['std']:>10.3g} "
-                f"{row['lower']:>12.6g} {row['upper']:>12.6g}{tag}"
-            )
-        if self.notes:
-            lines += ["", "notes:"] + [f"  - {n}" for n in self.notes]
-        return "\n".join(lines)
+        return _render.bootstrap_summary(self)
 
     def __str__(self) -> str:
-        return self.summary()
+        return _render.bootstrap_summary(self)
 
     def __repr__(self) -> str:
-        return (
-            f"<BootstrapResult {self.fit.form.name}: {self.method}, {self.n_resamples} resamples, "
-            f"{self.n_failed} failed, {self.interval} {self.confidence_level:g}>"
-        )
+        return _render.bootstrap_repr(self)
 
     def _repr_html_(self) -> str:
-        esc = html.escape
-        tab = self.table()
-        rows = "".join(
-            f"<tr><td>{esc(str(p))}</td><td>{esc(format_value(r['estimate'], r['std']))}</td>"
-            f"<td>{r['std']:.3g}</td><td>{r['lower']:.6g}</td><td>{r['upper']:.6g}</td></tr>"
-            for p, r in tab.iterrows()
-        )
-        head = "<br>".join(esc(line) for line in self._header())
-        notes = "".join(f"<li>{esc(n)}</li>" for n in self.notes)
-        return (
-            f"<div class='clipscale-bootstrap'>{head}<table><thead><tr><th>param</th>"
-            "<th>estimate</th><th>std</th><th>lower</th><th>upper</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>" + (f"<ul>{notes}</ul>" if notes else "") + "</div>"
-        )
+        return _render.bootstrap_html(self)
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (NaN and inf become ``null``); embeds the fit's own dict."""
-        return {
-            "schema": _SCHEMA,
-            "clipscale_version": self.version,
-            "fit": self.fit.to_dict(),
-            "method": self.method,
-            "interval": self.interval,
-            "confidence_level": self.confidence_level,
-            "theta": _nested(self.theta),
-            "loss_values": _nested(self.loss_values),
-            "residual_variance": _nested(self.residual_variance),
-            "status": self.status.tolist(),
-            "covariances": _nested(self.covariances),
-            "jackknife": _nested(self.jackknife),
-            "solver": {k: _json_scalar(v) for k, v in self.solver.items()},
-            "seed": self.seed,
-            "n_units": self.n_units,
-        }
+        return _render.bootstrap_to_dict(self)
 
     def to_json(self, indent: int | None = None) -> str:
         """JSON text that :meth:`from_json` loads back (no pickle)."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        return _render.dumps(self.to_dict(), indent)
 
     @classmethod
     def from_json(cls, text: str) -> BootstrapResult:
         """Load a result written by :meth:`to_json`."""
-        from .results import FitResult
-
-        try:
-            d = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise DataError(f"not a clipscale BootstrapResult JSON document: {exc}") from exc
-        if not isinstance(d, dict) or d.get("schema") != _SCHEMA:
-            raise DataError(f"not a clipscale BootstrapResult JSON document ({_SCHEMA})")
-        p = len(d["fit"]["params"])
-        k = len(d["fit"]["covariance"]["names"])
-        return cls(
-            fit=FitResult.from_json(json.dumps(d["fit"])),
-            method=d["method"],
-            interval=d["interval"],
-            confidence_level=d["confidence_level"],
-            theta=_array(d["theta"]).reshape(-1, p),
-            loss_values=_array(d["loss_values"]),
-            residual_variance=_array(d["residual_variance"]),
-            status=np.asarray(d["status"], int),
-            covariances=_array(d["covariances"]).reshape(-1, k, k),
-            jackknife=_array(d["jackknife"]).reshape(-1, p),
-            solver=d["solver"],
-            seed=int(d["seed"]),
-            n_units=int(d["n_units"]),
-            version=d["clipscale_version"],
-        )
-
-
-def _json_scalar(v: Any) -> Any:
-    if isinstance(v, float | np.floating):
-        return float(v) if np.isfinite(v) else None
-    return int(v) if isinstance(v, np.integer) else v
-
-
-def _nested(a: np.ndarray) -> Any:
-    return np.where(np.isfinite(a), a, np.nan).astype(object).tolist() if a.size else []
-
-
-def _array(v: Any) -> np.ndarray:
-    return np.array(v if v else [], dtype=float)
-
+        return _render.bootstrap_from_json(cls, text, FitResult.from_json)

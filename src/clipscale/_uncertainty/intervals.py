@@ -1,8 +1,10 @@
-"""Interval arithmetic: bootstrap confidence intervals and the delta-method band.
+"""Interval arithmetic: bootstrap confidence intervals from draws.
 
 Every function works column-wise on ``(B, m)`` arrays of draws (B resamples, m quantities), so
 parameters, predictions on a grid and derived quantities share one code path. NaN draws (a
 derived quantity undefined on a resample) are left out per column; infinite ones are kept.
+The delta-method band of a single fit, and the loss's scale, live one layer down in
+:mod:`clipscale._bands`.
 """
 
 from __future__ import annotations
@@ -11,56 +13,30 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy import stats
+from scipy.special import ndtr, ndtri, stdtrit
 
-from .exceptions import DataError
+from .._bands import check_level
+from ..exceptions import DataError
 
-__all__ = ["INTERVALS", "interval", "quantile", "space", "delta_band", "check_level"]
+__all__ = [
+    "INTERVALS",
+    "call_on_draws",
+    "check_interval",
+    "check_level",
+    "derived_se",
+    "expansion_factor",
+    "interval",
+    "quantile",
+]
 
 INTERVALS = ("percentile", "basic", "bca", "studentized", "expanded")
 
-Transform = tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]
-
-
-def check_level(confidence_level: Any) -> float:
-    """Validate ``confidence_level`` (a number strictly between 0 and 1)."""
-    try:
-        level = float(confidence_level)
-    except (TypeError, ValueError) as exc:
-        raise DataError(
-            f"confidence_level must be a number in (0, 1), e.g. 0.95; got {confidence_level!r}"
-        ) from exc
-    if not 0 < level < 1:
-        raise DataError(
-            f"confidence_level must be in (0, 1), e.g. 0.95 (not a percentage); got {level!r}"
-        )
-    return level
-
 
 def check_interval(name: Any) -> str:
+    """Validate an interval type (one of :data:`INTERVALS`)."""
     if name not in INTERVALS:
         raise DataError(f"unknown interval {name!r}; choose one of {', '.join(INTERVALS)}")
     return str(name)
-
-
-def space(loss: str) -> Transform:
-    """(forward, inverse) of the scale a loss measures residuals on: log, log1p or identity."""
-    if loss in ("log_ls", "huber_log"):
-        return _log, np.exp
-    if loss == "msle1p":
-        return _log1p, np.expm1
-    return (lambda v: np.asarray(v, float)), (lambda v: np.asarray(v, float))
-
-
-def _log(v: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.log(v)
-
-
-def _log1p(v: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.log1p(v)
 
 
 # --------------------------------------------------------------------------- quantiles
@@ -122,8 +98,8 @@ def interval(
     if kind == "basic":
         return 2 * estimate - quantile(draws, 1 - tail), 2 * estimate - quantile(draws, tail)
     if kind == "expanded":
-        z = stats.norm.ppf(1 - tail) * expansion
-        t2 = stats.norm.sf(z)
+        z = ndtri(1 - tail) * expansion
+        t2 = ndtr(-z)
         return quantile(draws, t2), quantile(draws, 1 - t2)
     if kind == "bca":
         return _bca(draws, estimate, level, jackknife)
@@ -132,14 +108,16 @@ def interval(
     raise DataError(f"unknown interval {kind!r}; choose one of {', '.join(INTERVALS)}")
 
 
-def _bca(draws, estimate, level, jackknife):  # noqa: ANN001, ANN202
+def _bca(
+    draws: np.ndarray, estimate: np.ndarray, level: float, jackknife: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     if jackknife is None or len(jackknife) < 3:
         raise DataError("interval='bca' needs jackknife estimates; they are not available here")
     valid = ~np.isnan(draws)
     count = valid.sum(axis=0)
     below = np.sum(valid & (draws < estimate), axis=0) + 0.5 * np.sum(draws == estimate, axis=0)
     p = np.clip(below / np.maximum(count, 1), 0.5 / np.maximum(count, 1), 1 - 0.5 / count)
-    z0 = stats.norm.ppf(p)
+    z0 = ndtri(p)
     jack = np.asarray(jackknife, float)
     with np.errstate(invalid="ignore", divide="ignore"):
         dev = np.nanmean(jack, axis=0) - jack
@@ -147,14 +125,20 @@ def _bca(draws, estimate, level, jackknife):  # noqa: ANN001, ANN202
     accel = np.where(np.isfinite(accel), accel, 0.0)
     tail = (1 - level) / 2
     ends = []
-    for zq in (stats.norm.ppf(tail), stats.norm.ppf(1 - tail)):
+    for zq in (ndtri(tail), ndtri(1 - tail)):
         with np.errstate(invalid="ignore", divide="ignore"):
-            q = stats.norm.cdf(z0 + (z0 + zq) / (1 - accel * (z0 + zq)))
+            q = ndtr(z0 + (z0 + zq) / (1 - accel * (z0 + zq)))
         ends.append(quantile(draws, np.where(np.isfinite(q), q, 0.5)))
     return ends[0], ends[1]
 
 
-def _studentized(draws, estimate, level, se_draws, se_hat):  # noqa: ANN001, ANN202
+def _studentized(
+    draws: np.ndarray,
+    estimate: np.ndarray,
+    level: float,
+    se_draws: np.ndarray | None,
+    se_hat: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
     if se_draws is None or se_hat is None:
         raise DataError("interval='studentized' needs standard errors of every resample")
     se_hat = np.asarray(se_hat, float).reshape(-1)
@@ -180,66 +164,8 @@ def expansion_factor(level: float, n: int, p: int, *, shrunk: bool) -> float:
     times ``sqrt(n / (n - p))`` when the resampling scheme shrinks the spread (pairs-type)."""
     df = max(n - p, 1)
     tail = (1 - level) / 2
-    factor = stats.t.ppf(1 - tail, df) / stats.norm.ppf(1 - tail)
+    factor = stdtrit(df, 1 - tail) / ndtri(1 - tail)
     return float(factor * (np.sqrt(n / df) if shrunk else 1.0))
-
-
-# --------------------------------------------------------------------------- delta method
-def gradient_in_space(form: Any, params: Any, x: np.ndarray, free: list[str], loss: str):  # noqa: ANN201
-    """Prediction on the loss's scale and its gradient in the free parameters."""
-    fwd, _ = space(loss)
-    with np.errstate(all="ignore"):
-        yhat = np.asarray(form.predict(params, x), float)
-        jac = np.asarray(form.jacobian(params, x), float)
-        cols = [form.param_names.index(p) for p in free]
-        jac = jac[..., cols]
-        eps = 1e-7 * np.maximum(np.abs(yhat), 1e-300)
-        slope = (fwd(yhat + eps) - fwd(yhat - eps)) / (2 * eps)  # d t / d yhat
-    return fwd(yhat), jac * slope[..., None], yhat
-
-
-def prediction_index(form: Any, x: np.ndarray) -> pd.Index:
-    if x.ndim == 1:
-        return pd.Index(x, name="x")
-    return pd.MultiIndex.from_arrays(list(x.T), names=list(form.inputs))
-
-
-def outside(result: Any, x: np.ndarray) -> np.ndarray:
-    """True where ``x`` lies outside the range of the fitted (positive-weight) inputs."""
-    xf = np.asarray(result.x)[np.asarray(result.weights) > 0]
-    if x.ndim == 1:
-        return (x < xf.min()) | (x > xf.max())
-    return np.any((x < xf.min(axis=0)) | (x > xf.max(axis=0)), axis=1)
-
-
-def as_x(result: Any, x: Any) -> np.ndarray:
-    from .data import as_inputs
-
-    if len(result.form.inputs) > 1:
-        return as_inputs(x, result.form.inputs, form_name=result.form.name)
-    return np.atleast_1d(np.asarray(x, dtype=float))
-
-
-def delta_band(result: Any, x: Any, confidence_level: float) -> pd.DataFrame:
-    """Approximate pointwise band for the mean by the delta method (see FitResult.predict)."""
-    level = check_level(confidence_level)
-    xa = as_x(result, x)
-    free = list(result.free_params)
-    tv, grad, yhat = gradient_in_space(result.form, result.params, xa, free, result.loss)
-    cov = result.covariance.to_numpy()
-    se = np.sqrt(np.maximum(np.einsum("ni,ij,nj->n", grad, cov, grad), 0.0)) if free else 0 * tv
-    tail = (1 - level) / 2
-    q = stats.t.ppf(1 - tail, result.dof) if result.dof > 0 else np.nan
-    _, inv = space(result.loss)
-    return pd.DataFrame(
-        {
-            "estimate": yhat,
-            "lower": inv(tv - q * se),
-            "upper": inv(tv + q * se),
-            "extrapolated": outside(result, xa),
-        },
-        index=prediction_index(result.form, xa),
-    )
 
 
 # --------------------------------------------------------------------------- derived quantities
@@ -261,7 +187,13 @@ def call_on_draws(fn: Callable, names: tuple[str, ...], theta: np.ndarray) -> np
     return np.array(rows).reshape(m, -1)
 
 
-def derived_se(fn: Callable, names, free, theta, cov):  # noqa: ANN001, ANN201
+def derived_se(
+    fn: Callable,
+    names: tuple[str, ...],
+    free: list[int],
+    theta: np.ndarray,
+    cov: np.ndarray,
+) -> np.ndarray:
     """Delta-method standard errors of ``fn`` at every row (central differences)."""
     grads = []
     for i in free:
