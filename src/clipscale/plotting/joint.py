@@ -124,7 +124,8 @@ def plot_isoloss(
     ``D`` (input ``"samples"``, y-axis), both log scales, labelled with their loss; the fitted
     runs as points; and the compute-optimal frontier: for budgets ``C = k N D`` (``k = 6``
     FLOPs per parameter per sample), the ``(N, D)`` minimising the law along ``D = C/(k N)``
-    (:func:`compute_optimal_path`; numerical, so it works for any joint form).
+    (:func:`compute_optimal_path`: the closed form where the form has one, else a numerical
+    search, so it works for any joint form).
 
     Parameters
     ----------
