@@ -455,7 +455,7 @@ def test_internal_error_is_one_line(
     def broken(*args, **kwargs):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr("clipscale._commands._fit_one", broken)
+    monkeypatch.setattr("clipscale.cli.fit._fit_one", broken)
     runs = _runs_csv(tmp_path / "runs.csv")
     args = ["fit", str(runs), "--x", "gmacs", "--y", "err", "--out", str(tmp_path / "o")]
     assert main(args) == 3

@@ -4,14 +4,17 @@ Training compute is ``C = k N D`` (``k = 6`` FLOPs per parameter per token for a
 transformer, forward and backward). At fixed ``C`` the loss ``L(N, D = C / (k N))`` of a joint
 law has a single minimum in ``N`` when every exponent is positive:
 
-* ``chinchilla`` (Hoffmann et al. 2022, eq. 4):
+* a form with a closed form declares it in :meth:`~clipscale.forms.Form.optimal_allocation`:
+  ``chinchilla`` (Hoffmann et al. 2022, eq. 4)
   ``N* = G (C/k)^(beta/(alpha+beta))``, ``D* = (C/k)^(alpha/(alpha+beta)) / G`` with
-  ``G = (alpha A / (beta B))^(1/(alpha+beta))``.
-* ``kaplan``: with ``r = alpha_N / alpha_D``,
+  ``G = (alpha A / (beta B))^(1/(alpha+beta))``; ``kaplan``, with ``r = alpha_N / alpha_D``,
   ``N* = (r N_c^r (C/k) / D_c)^(1/(r+1))``.
 * any other form whose inputs include ``params`` and ``samples`` (e.g. ``data_constrained``,
   with its other inputs passed as ``inputs=``): a vectorised search over ``log N`` (a grid, then
   five zooms), reporting an error where the minimum sits at the edge of the range.
+
+:func:`optimal_params` is the one search; :func:`clipscale.plotting.compute_optimal_path` uses
+it too, inside the box of a figure.
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .bootstrap import BootstrapResult
 from .data import as_float_array
 from .exceptions import DataError, FitError
+from .forms import Form
+from .results import FitResult
 
-__all__ = ["compute_optimal"]
+__all__ = ["compute_optimal", "optimal_params"]
 
 _COLUMNS = ("params", "samples", "tokens_per_param", "loss")
 
@@ -93,8 +99,7 @@ def compute_optimal(
             f"{form.name!r} has inputs {list(form.inputs)}"
         )
     cpt = c / k  # N * D
-    n_pt = _optimal_params(form, {p: np.asarray(v, float) for p, v in point.params.items()},
-                           cpt, inputs)  # fmt: skip
+    n_pt = optimal_params(form, point.params, cpt, inputs=inputs)
     if not np.all(np.isfinite(n_pt)):
         raise FitError(_no_optimum_message(form, point.params), point)
     out = pd.DataFrame({"compute": c})
@@ -106,20 +111,26 @@ def compute_optimal(
 
 # --------------------------------------------------------------------------- helpers
 def _split(result: Any) -> tuple[Any, pd.DataFrame | None]:
-    """(point-estimate FitResult, draws DataFrame or None), duck-typed for BootstrapResult."""
+    """(point-estimate fit, draws DataFrame or None).
+
+    A :class:`~clipscale.BootstrapResult` gives its ``fit`` and ``draws``; a FitResult, or
+    any object with ``form`` and ``params``, is a point fit; any other object with a ``draws``
+    table of parameter draws (a stand-in for a bootstrap result) holds its point fit as
+    ``.fit`` or ``.result``.
+    """
+    if isinstance(result, BootstrapResult):
+        return result.fit, result.draws
+    if isinstance(result, FitResult):
+        return result, None
     draws = getattr(result, "draws", None)
     if draws is None:
-        if not hasattr(result, "form") or not hasattr(result, "params"):
+        if not isinstance(getattr(result, "form", None), Form) or not hasattr(result, "params"):
             raise DataError("result must be a FitResult (or a BootstrapResult) of a joint law")
         return result, None
-    point = None
-    for name in ("result", "fit", "point", "estimate", "fit_result"):
-        cand = getattr(result, name, None)
-        if cand is not None and hasattr(cand, "form") and hasattr(cand, "params"):
-            point = cand
-            break
-    if point is None:
-        raise DataError("the bootstrap result does not expose its point-estimate fit")
+    point = getattr(result, "fit", None)
+    point = getattr(result, "result", None) if point is None else point
+    if point is None or not isinstance(getattr(point, "form", None), Form):
+        raise DataError("the bootstrap result does not expose its point-estimate fit (.fit)")
     return point, pd.DataFrame(draws)
 
 
@@ -133,24 +144,47 @@ def _no_optimum_message(form: Any, params: Mapping[str, float]) -> str:
     )
 
 
-def _optimal_params(
-    form: Any, p: Mapping[str, np.ndarray], cpt: np.ndarray, inputs: Mapping[str, Any] | None
+def optimal_params(
+    form: Form,
+    params: Mapping[str, Any],
+    budget: np.ndarray,
+    *,
+    inputs: Mapping[str, Any] | None = None,
+    log_bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    n_grid: int = 129,
 ) -> np.ndarray:
-    """``N*`` for ``N D = cpt``; NaN where there is no interior optimum (broadcasts)."""
-    lc = np.log(cpt)
-    with np.errstate(all="ignore"):
-        if form.name == "chinchilla":
-            a, b, A, B = p["alpha"], p["beta"], p["A"], p["B"]
-            ok = (a > 0) & (b > 0) & (A > 0) & (B > 0)
-            log_g = (np.log(a * A) - np.log(b * B)) / (a + b)
-            ln = log_g + (b / (a + b)) * lc
-        elif form.name == "kaplan":
-            r = p["alpha_N"] / p["alpha_D"]
-            ok = (r > 0) & (p["N_c"] > 0) & (p["D_c"] > 0) & (p["alpha_D"] > 0)
-            ln = (np.log(r) + r * np.log(p["N_c"]) + lc - np.log(p["D_c"])) / (r + 1.0)
-        else:
-            return _search_params(form, p, cpt, inputs)
-        return np.where(ok & np.isfinite(ln), np.exp(ln), np.nan)
+    """Model size ``N*`` minimising the law along ``N D = budget``.
+
+    Parameters
+    ----------
+    form : Form
+        A law whose inputs include ``params`` and ``samples``.
+    params : mapping
+        Parameter values; arrays of shape ``(B, 1)`` give ``B`` rows of ``N*`` at once where
+        the form has a closed form (:meth:`~clipscale.forms.Form.optimal_allocation`).
+    budget : numpy.ndarray
+        ``N * D`` (compute over FLOPs per parameter per sample), one or many.
+    inputs : mapping, optional
+        Values of the form's other inputs (see :func:`compute_optimal`).
+    log_bounds : (array, array), optional
+        Range of ``log N`` searched, per budget; default ``0 <= log N <= log budget``.
+    n_grid : int, default 129
+        Points of each round of the numerical search.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``N*`` per budget; NaN where the optimum is not inside the range (no interior optimum).
+    """
+    arrays = {p: np.asarray(v, float) for p, v in params.items()}
+    n = form.optimal_allocation(arrays, budget)
+    if n is None:
+        return _search_params(form, arrays, budget, inputs, log_bounds=log_bounds, n_grid=n_grid)
+    if log_bounds is not None:
+        with np.errstate(all="ignore"):
+            ln = np.log(n)
+        n = np.where((ln > log_bounds[0]) & (ln < log_bounds[1]), n, np.nan)
+    return n
 
 
 def _x_of(form: Any, n: np.ndarray, d: np.ndarray, inputs: Mapping[str, Any] | None) -> np.ndarray:
@@ -179,16 +213,26 @@ def _x_of(form: Any, n: np.ndarray, d: np.ndarray, inputs: Mapping[str, Any] | N
 
 
 def _search_params(
-    form: Any, p: Mapping[str, np.ndarray], cpt: np.ndarray, inputs: Mapping[str, Any] | None
+    form: Any,
+    p: Mapping[str, np.ndarray],
+    cpt: np.ndarray,
+    inputs: Mapping[str, Any] | None,
+    *,
+    log_bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    n_grid: int = 129,
 ) -> np.ndarray:
-    """Numerical ``argmin_N L(N, cpt/N)`` over ``1 <= N <= cpt``, a grid then five zooms."""
+    """Numerical ``argmin_N L(N, cpt/N)`` over ``1 <= N <= cpt`` (or ``log_bounds``), a grid
+    then five zooms; NaN where the first grid's minimum is on an edge."""
     p = {k: float(np.asarray(v).ravel()[0]) for k, v in p.items()}
     lc = np.log(cpt)
-    lo, hi = np.zeros_like(lc), lc.copy()
+    if log_bounds is None:
+        lo, hi = np.zeros_like(lc), lc.copy()
+    else:
+        lo, hi = (np.broadcast_to(np.asarray(b, dtype=float), lc.shape).copy() for b in log_bounds)
     out = np.full(lc.shape, np.nan)
     edge = np.zeros(lc.shape, dtype=bool)
     for round_ in range(6):
-        t = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, 129)[None, :]
+        t = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, n_grid)[None, :]
         n = np.exp(t)
         d = cpt[:, None] / n
         with np.errstate(all="ignore"):
@@ -197,7 +241,7 @@ def _search_params(
         j = np.argmin(loss, axis=1)
         if round_ == 0:
             edge = (j == 0) | (j == t.shape[1] - 1)
-        step = (hi - lo) / 128
+        step = (hi - lo) / (n_grid - 1)
         centre = t[np.arange(t.shape[0]), j]
         lo, hi = centre - 2 * step, centre + 2 * step
         out = np.exp(centre)
@@ -211,7 +255,15 @@ def _loss_at(
         return np.asarray(form.predict(dict(p), _x_of(form, n, d, inputs)), dtype=float)
 
 
-def _fill(out, form, params, n, cpt, inputs, suffix):  # noqa: ANN001
+def _fill(
+    out: pd.DataFrame,
+    form: Form,
+    params: Mapping[str, float],
+    n: np.ndarray,
+    cpt: np.ndarray,
+    inputs: Mapping[str, Any] | None,
+    suffix: str,
+) -> None:
     d = cpt / n
     out["params" + suffix] = n
     out["samples" + suffix] = d
@@ -219,7 +271,14 @@ def _fill(out, form, params, n, cpt, inputs, suffix):  # noqa: ANN001
     out["loss" + suffix] = _loss_at(form, params, n, d, inputs)
 
 
-def _bootstrap_columns(out, form, draws, cpt, inputs, confidence_level):  # noqa: ANN001
+def _bootstrap_columns(
+    out: pd.DataFrame,
+    form: Form,
+    draws: pd.DataFrame,
+    cpt: np.ndarray,
+    inputs: Mapping[str, Any] | None,
+    confidence_level: float,
+) -> None:
     names = [p for p in form.param_names if p in draws.columns]
     missing = [p for p in form.param_names if p not in draws.columns]
     if missing:
@@ -229,11 +288,10 @@ def _bootstrap_columns(out, form, draws, cpt, inputs, confidence_level):  # noqa
     values = draws[names].to_numpy(dtype=float)
     values = values[np.all(np.isfinite(values), axis=1)]
     b = values.shape[0]
-    if form.name in ("chinchilla", "kaplan"):
-        cols = {p: values[:, [j]] for j, p in enumerate(names)}
-        n = _optimal_params(form, cols, cpt[None, :], inputs)  # (B, n_C)
-    else:
-        n = np.stack([_optimal_params(form, dict(zip(names, row, strict=True)), cpt, inputs)
+    # a closed form gives every draw at once, (B, n_C); else one search per draw
+    n = form.optimal_allocation({p: values[:, [j]] for j, p in enumerate(names)}, cpt[None, :])
+    if n is None:
+        n = np.stack([optimal_params(form, dict(zip(names, row, strict=True)), cpt, inputs=inputs)
                       for row in values]) if b else np.zeros((0, cpt.size))  # fmt: skip
     good = np.all(np.isfinite(n), axis=1)
     n, values = n[good], values[good]

@@ -223,7 +223,7 @@ def _norm(column: Any) -> str:
     return str(column).strip().lower()
 
 
-def _load(source: Any) -> tuple[pd.DataFrame, str]:
+def load_table(source: Any) -> tuple[pd.DataFrame, str]:
     """Return a private copy of the table in ``source`` and a label for messages.
 
     CSV decoding and parsing failures become DataErrors.
@@ -358,7 +358,7 @@ def read_runs(
         if unknown:
             msg = f"{arg} keys must be canonical names {list(CANONICAL)}; got {unknown}. "
             raise DataError(msg + "Map canonical name -> yours, e.g. {'metric': 'acc1'}.")
-    df, label = _load(source)
+    df, label = load_table(source)
     attrs = copy.deepcopy(dict(df.attrs))
     if len(df) == 0:
         raise DataError(f"{label} has no rows (columns: {list(df.columns)}); add a row per run.")

@@ -127,6 +127,47 @@ class Form:
     def __hash__(self) -> int:
         return hash(tuple(sorted(self.spec().items())))
 
+    # ----------------------------------------------------------------- reporting hooks
+    def equation(
+        self,
+        p: Mapping[str, float],
+        *,
+        x: str = "C",
+        y: str = "E",
+        digits: int = 5,
+        y_scale: float = 0.0,
+    ) -> str:
+        """The law with parameter values ``p`` as text for a figure's legend.
+
+        Forms with a compact formula return a matplotlib mathtext string (``$E = ...$``);
+        the default is the form's name and its values (at most 4 significant digits), three
+        to a line.
+
+        Parameters
+        ----------
+        p : mapping
+            Parameter values.
+        x, y : str, default "C", "E"
+            Symbols of the input and output.
+        digits : int, default 5
+            Significant digits of the values.
+        y_scale : float, default 0
+            Largest ``|y|`` of the data; a floor below ``1e-9 * y_scale`` shows as 0.
+        """
+        values = [f"{k} = {v:.{min(digits, 4)}g}" for k, v in p.items()]
+        lines = [", ".join(values[i : i + 3]) for i in range(0, len(values), 3)]
+        return "\n".join([f"{self.name}:", *lines])
+
+    def optimal_allocation(self, p: Mapping[str, Any], budget: np.ndarray) -> np.ndarray | None:
+        """Closed-form compute-optimal model size ``N*`` minimising the law along ``N D = budget``.
+
+        Parameters may be scalars or arrays (e.g. shape ``(B, 1)`` for B parameter draws) and
+        broadcast against ``budget``; NaN where the law has no interior optimum. The default
+        ``None`` says the form has no closed form: :func:`clipscale.compute_optimal` then
+        searches numerically.
+        """
+        return None
+
 
 def log_range(x: np.ndarray) -> float:
     """Width of the data in natural-log units, ``log(max x / min x)`` (at least 1e-3)."""
@@ -141,3 +182,12 @@ def exponent_grid(x: np.ndarray, *, signed: bool = False, n: int = 32) -> np.nda
     if signed:
         grid = np.concatenate([-grid[::-1], [0.0], grid])
     return grid
+
+
+def mathtext_number(value: float, digits: int = 4) -> str:
+    """A number for mathtext: ``digits`` significant digits, powers of ten written out."""
+    text = f"{value:.{digits}g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return rf"{mantissa}\times10^{{{int(exponent)}}}"
+    return text

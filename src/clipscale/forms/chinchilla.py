@@ -100,3 +100,16 @@ class Chinchilla(Form):
     def nonlinear_grid(self, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         n, d = split_inputs(x)
         return {"alpha": exponent_grid(n, n=24), "beta": exponent_grid(d, n=24)}
+
+    def optimal_allocation(
+        self, p: Mapping[str, float | np.ndarray], budget: np.ndarray
+    ) -> np.ndarray | None:
+        """Hoffmann et al. (2022) eq. 4: ``N* = G budget^(beta/(alpha+beta))``,
+        ``G = (alpha A / (beta B))^(1/(alpha+beta))``; NaN unless every exponent and scale > 0."""
+        with np.errstate(all="ignore"):
+            lc = np.log(budget)
+            a, b, A, B = p["alpha"], p["beta"], p["A"], p["B"]
+            ok = (a > 0) & (b > 0) & (A > 0) & (B > 0)
+            log_g = (np.log(a * A) - np.log(b * B)) / (a + b)
+            ln = log_g + (b / (a + b)) * lc
+            return np.where(ok & np.isfinite(ln), np.exp(ln), np.nan)

@@ -124,3 +124,15 @@ class Kaplan(Form):
             "alpha_N": a_n[keep],
             "alpha_D": a_d[keep],
         }
+
+    def optimal_allocation(
+        self, p: Mapping[str, float | np.ndarray], budget: np.ndarray
+    ) -> np.ndarray | None:
+        """With ``r = alpha_N / alpha_D``: ``N* = (r N_c^r budget / D_c)^(1/(r+1))``; NaN unless
+        ``r``, ``N_c``, ``D_c`` and ``alpha_D`` are > 0."""
+        with np.errstate(all="ignore"):
+            lc = np.log(budget)
+            r = p["alpha_N"] / p["alpha_D"]
+            ok = (r > 0) & (p["N_c"] > 0) & (p["D_c"] > 0) & (p["alpha_D"] > 0)
+            ln = (np.log(r) + r * np.log(p["N_c"]) + lc - np.log(p["D_c"])) / (r + 1.0)
+            return np.where(ok & np.isfinite(ln), np.exp(ln), np.nan)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._base import Bounds, Form, exponent_grid
+from ._base import Bounds, Form, exponent_grid, mathtext_number
 
 __all__ = ["PowerLaw"]
 
@@ -60,3 +60,16 @@ class PowerLaw(Form):
 
     def nonlinear_grid(self, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         return {"alpha": exponent_grid(x, signed=True, n=24)}
+
+    def equation(
+        self,
+        p: Mapping[str, float],
+        *,
+        x: str = "C",
+        y: str = "E",
+        digits: int = 5,
+        y_scale: float = 0.0,
+    ) -> str:
+        """``$E = beta\\,C^{alpha}$`` with the values of ``p`` (see :meth:`Form.equation`)."""
+        beta, alpha = mathtext_number(p["beta"], digits), mathtext_number(p["alpha"], digits)
+        return rf"${y} = {beta}\,{x}^{{{alpha}}}$"

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._base import Bounds, Form, exponent_grid
+from ._base import Bounds, Form, exponent_grid, mathtext_number
 
 __all__ = ["SaturatingPowerLaw"]
 
@@ -82,3 +82,20 @@ class SaturatingPowerLaw(Form):
 
     def nonlinear_grid(self, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         return {"alpha": exponent_grid(x, n=40)}
+
+    def equation(
+        self,
+        p: Mapping[str, float],
+        *,
+        x: str = "C",
+        y: str = "E",
+        digits: int = 5,
+        y_scale: float = 0.0,
+    ) -> str:
+        """``$E = E + A\\,C^{-alpha}$`` with the values of ``p`` (see :meth:`Form.equation`)."""
+        floor = 0.0 if abs(p["E"]) < 1e-9 * y_scale else p["E"]  # at its bound 0: "0"
+        body = (
+            rf"{mathtext_number(floor, digits)} + {mathtext_number(p['A'], digits)}\,"
+            rf"{x}^{{{mathtext_number(-p['alpha'], digits)}}}"
+        )
+        return f"${y} = {body}$"

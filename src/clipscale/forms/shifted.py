@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._base import Bounds, Form, exponent_grid
+from ._base import Bounds, Form, exponent_grid, mathtext_number
 
 __all__ = ["ShiftedPowerLaw"]
 
@@ -68,3 +68,20 @@ class ShiftedPowerLaw(Form):
         # exponents on the scale of the shifted range as well as the raw one
         alphas = np.unique(np.concatenate([exponent_grid(x, n=20), np.geomspace(0.02, 8.0, 14)]))
         return {"s": shifts, "alpha": alphas}
+
+    def equation(
+        self,
+        p: Mapping[str, float],
+        *,
+        x: str = "C",
+        y: str = "E",
+        digits: int = 5,
+        y_scale: float = 0.0,
+    ) -> str:
+        """``$E = E + A\\,(C + s)^{-alpha}$`` with the values of ``p`` (:meth:`Form.equation`)."""
+        floor = 0.0 if abs(p["E"]) < 1e-9 * y_scale else p["E"]  # at its bound 0: "0"
+        body = (
+            rf"{mathtext_number(floor, digits)} + {mathtext_number(p['A'], digits)}\,"
+            rf"({x} + {mathtext_number(p['s'], digits)})^{{{mathtext_number(-p['alpha'], digits)}}}"
+        )
+        return f"${y} = {body}$"

@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import plotting as _base
-from .exceptions import DataError
-from .frontier import frontier
+from ..exceptions import DataError
+from ..frontier import frontier
+from ._common import axes_or_current, log_axes
+from .fits import plot_fit
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-    from .results import FitResult
+    from ..results import FitResult
 
 __all__ = ["plot_frontier", "plot_predictions"]
 
@@ -58,7 +59,7 @@ def plot_frontier(
     matplotlib Axes
     """
     best = frontier(df, x, y, method=method, **(frontier_kwargs or {}))
-    ax = _base._axes(ax)
+    ax = axes_or_current(ax)
     if color_by is None:
         ax.scatter(df[x], df[y], s=25, alpha=0.75, label="runs")
     else:
@@ -84,7 +85,7 @@ def plot_frontier(
     else:
         ax.plot(best[x], best[y], color="black", lw=0.8, zorder=2)
     ax.scatter(best[x], best[y], marker="D", label=f"frontier ({method})", **style)
-    _base._log_axes(ax)
+    log_axes(ax)
     if not ax.get_xlabel():
         ax.set_xlabel(x)
     if not ax.get_ylabel():
@@ -130,7 +131,7 @@ def plot_predictions(
     missing = {"compute", "predicted", "observed", group_by} - set(pred.columns)
     if missing:
         raise DataError(f"pred lacks column(s) {sorted(missing)}; pass reproduce.predictions()")
-    ax = _base.plot_fit(
+    ax = plot_fit(
         result,
         ax,
         label=label,
