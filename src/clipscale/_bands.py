@@ -69,18 +69,16 @@ def _log1p(v: np.ndarray) -> np.ndarray:
         return np.log1p(v)
 
 
-# (forward, inverse) keyed on the Loss's own transform function: the forward keeps np.log's
-# NaN for negative values (the Loss's safe transform gives -inf there, which a quantile would
-# count). Once ``Loss.inverse`` exists, ``space`` can return ``loss.inverse`` directly.
-_SPACES: dict[Callable, Transform] = {
-    get_loss("log_ls").transform: (_log, np.exp),
-    get_loss("msle1p").transform: (_log1p, np.expm1),
-}
+# The forward transform keyed on the Loss's transform name keeps np.log's NaN for negative
+# values (the Loss's safe transform gives -inf there, which a quantile would count); the
+# inverse is the Loss's own.
+_FORWARD: dict[str, Callable[[np.ndarray], np.ndarray]] = {"log": _log, "log1p": _log1p}
 
 
 def space(loss: Loss) -> Transform:
     """(forward, inverse) of the scale ``loss`` measures residuals on: log, log1p or identity."""
-    return _SPACES.get(get_loss(loss).transform, (_as_float, _as_float))
+    loss = get_loss(loss)
+    return _FORWARD.get(loss.transform_name, _as_float), loss.inverse
 
 
 def gradient_in_space(

@@ -1,4 +1,13 @@
-"""Bounded linear least squares for many design matrices at once (variable projection)."""
+"""Numpy-only kernels of the solver, batched over a leading axis.
+
+* one bounded linear least squares: :func:`face_solve` (from Gram matrices) and
+  :func:`bounded_lstsq` (from design matrices, through :func:`face_solve`);
+* one family of small solves and inverses: :func:`solve_small` (closed forms for k <= 3,
+  LAPACK beyond), :func:`solve_scaled` (unit-diagonal scaling and a ridge) and
+  :func:`inverse_scaled` (cofactors where well conditioned, ``pinv`` elsewhere), built on
+  :func:`adjugate`;
+* Gram and ``J'v`` products: :func:`gram`, :func:`jt`, :func:`jv`, :func:`quad`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +15,19 @@ import itertools
 
 import numpy as np
 
-__all__ = ["bounded_lstsq"]
+__all__ = [
+    "adjugate",
+    "bounded_lstsq",
+    "face_solve",
+    "gram",
+    "inverse_scaled",
+    "jt",
+    "jv",
+    "quad",
+    "solve_scaled",
+    "solve_small",
+    "unit_columns",
+]
 
 
 def bounded_lstsq(
@@ -14,10 +35,9 @@ def bounded_lstsq(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Solve ``min_c ||T_g - B_g c||^2`` subject to ``lb <= c <= ub`` for every ``g`` at once.
 
-    The optimum of a box-constrained convex quadratic is the unconstrained optimum on one face
-    of the box (some coefficients held at a bound, the others free). All faces are enumerated
-    (3**k of them for k coefficients, k is 1 to 3 here) and the best feasible solution kept,
-    so the answer is exact, not iterative.
+    The columns are normalised by their largest magnitude, the Gram matrices and projections
+    formed, and :func:`face_solve` finds the best feasible face of the box exactly (with
+    pseudo-inverse solves: a column without weight gets coefficient 0).
 
     Parameters
     ----------
@@ -41,47 +61,98 @@ def bounded_lstsq(
     scale = np.max(np.abs(B), axis=1)
     scale = np.where(scale > 0, scale, 1.0)
     Bn = B / scale[:, None, :]
-    lbn, ubn = lb[None, :] * scale, ub[None, :] * scale
-    gram = np.einsum("gni,gnj->gij", Bn, Bn)
+    gram_n = np.einsum("gni,gnj->gij", Bn, Bn)
     proj = np.einsum("gni,gn->gi", Bn, T)
     tt = np.einsum("gn,gn->g", T, T)
-
-    best = np.full(G, np.inf)
-    coef = np.zeros((G, k))
-    states = [(0, 1, 2) for _ in range(k)]
-    for combo in itertools.product(*states):
-        if any(s == 1 and not np.isfinite(lb[j]) for j, s in enumerate(combo)):
-            continue
-        if any(s == 2 and not np.isfinite(ub[j]) for j, s in enumerate(combo)):
-            continue
-        c = np.zeros((G, k))
-        for j, s in enumerate(combo):
-            if s == 1:
-                c[:, j] = lbn[:, j]
-            elif s == 2:
-                c[:, j] = ubn[:, j]
-        free = [j for j, s in enumerate(combo) if s == 0]
-        if free:
-            held = [j for j in range(k) if j not in free]
-            rhs = proj[:, free] - np.einsum("gij,gj->gi", gram[:, free][:, :, held], c[:, held])
-            sub = gram[:, free][:, :, free]
-            c[:, free] = np.einsum("gij,gj->gi", np.linalg.pinv(sub), rhs)
-            tol = 1e-10 * (1.0 + np.abs(c[:, free]))
-            ok = np.all((c[:, free] >= lbn[:, free] - tol) & (c[:, free] <= ubn[:, free] + tol), 1)
-            c[:, free] = np.clip(c[:, free], lbn[:, free], ubn[:, free])
-        else:
-            ok = np.ones(G, dtype=bool)
-        # ||T - Bn c||^2 = tt - 2 c.proj + c' gram c
-        ssr = tt - 2 * np.einsum("gi,gi->g", c, proj) + np.einsum("gi,gij,gj->g", c, gram, c)
-        ssr = np.where(ok & np.isfinite(ssr), np.maximum(ssr, 0.0), np.inf)
-        better = ssr < best
-        best = np.where(better, ssr, best)
-        coef[better] = c[better]
+    coef, gain = face_solve(gram_n, proj, lb[None, :] * scale, ub[None, :] * scale, ridge=None)
+    ssr = np.where(np.isfinite(gain), np.maximum(tt - gain, 0.0), np.inf)
+    ssr = np.where(np.isfinite(ssr), ssr, np.inf)
     with np.errstate(over="ignore", invalid="ignore"):
-        return coef / scale, best
+        return coef / scale, ssr
 
 
-def small_solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+def face_solve(
+    gram: np.ndarray,
+    proj: np.ndarray,
+    lb: np.ndarray,
+    ub: np.ndarray,
+    *,
+    ridge: float | None = 1e-13,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounded least squares from Gram matrices: the best feasible face of the box.
+
+    The optimum of a box-constrained convex quadratic is the unconstrained optimum on one face
+    of the box (some coefficients held at a bound, the others free). The unconstrained optimum
+    is kept where it is feasible; only the other rows enumerate the faces (3**k of them), so
+    the answer is exact, not iterative.
+
+    Parameters
+    ----------
+    gram : ndarray, shape (M, k, k)
+    proj : ndarray, shape (M, k)
+    lb, ub : ndarray, shape (k,) or (M, k)
+        Bounds; infinite bounds are allowed.
+    ridge : float or None
+        Ridge of the unit-diagonal solves (:func:`solve_scaled`); ``None`` for the
+        pseudo-inverse (:func:`inverse_scaled`).
+
+    Returns
+    -------
+    coef : ndarray, shape (M, k)
+    gain : ndarray, shape (M,)
+        The decrease ``2 c.proj - c' gram c`` (``-inf`` where no face is feasible).
+    """
+    M, k = proj.shape
+    lb, ub = np.broadcast_to(lb, (M, k)), np.broadcast_to(ub, (M, k))
+    coef = _sub_solve(gram, proj, ridge)
+    tol = 1e-10 * (1.0 + np.abs(coef))
+    ok = np.all((coef >= lb - tol) & (coef <= ub + tol), axis=1)
+    coef = np.clip(coef, lb, ub)
+    best = np.where(ok, _gain(coef, gram, proj), -np.inf)
+    rows = np.flatnonzero(~ok)
+    if rows.size == 0:
+        return coef, best
+    g_rows, p_rows, lb_r, ub_r = gram[rows], proj[rows], lb[rows], ub[rows]
+    c_rows, b_rows = coef[rows], best[rows]
+    finite_lb, finite_ub = np.isfinite(lb_r).all(axis=0), np.isfinite(ub_r).all(axis=0)
+    for combo in itertools.product((0, 1, 2), repeat=k):
+        held = [j for j, s in enumerate(combo) if s]
+        if not held or any(not (finite_lb if combo[j] == 1 else finite_ub)[j] for j in held):
+            continue
+        c = np.zeros((rows.size, k))
+        for j in held:
+            c[:, j] = lb_r[:, j] if combo[j] == 1 else ub_r[:, j]
+        free = [j for j, s in enumerate(combo) if s == 0]
+        feasible = np.ones(rows.size, bool)
+        if free:
+            rhs = p_rows[:, free] - np.einsum("mij,mj->mi", g_rows[:, free][:, :, held], c[:, held])
+            cf = _sub_solve(g_rows[:, free][:, :, free], rhs, ridge)
+            tol = 1e-10 * (1.0 + np.abs(cf))
+            feasible = np.all((cf >= lb_r[:, free] - tol) & (cf <= ub_r[:, free] + tol), axis=1)
+            c[:, free] = np.clip(cf, lb_r[:, free], ub_r[:, free])
+        gain = np.where(feasible, _gain(c, g_rows, p_rows), -np.inf)
+        better = gain > b_rows
+        b_rows = np.where(better, gain, b_rows)
+        c_rows[better] = c[better]
+    coef[rows], best[rows] = c_rows, b_rows
+    return coef, best
+
+
+def _sub_solve(A: np.ndarray, b: np.ndarray, ridge: float | None) -> np.ndarray:
+    if ridge is not None:
+        return solve_scaled(A, b, ridge)
+    with np.errstate(all="ignore"):
+        z = np.einsum("mij,mj->mi", inverse_scaled(A), b)
+    return np.where(np.isfinite(z), z, 0.0)
+
+
+def _gain(c: np.ndarray, gram: np.ndarray, proj: np.ndarray) -> np.ndarray:
+    gain = 2 * np.einsum("mi,mi->m", c, proj) - quad(c, gram)
+    return np.where(np.isfinite(gain), gain, -np.inf)
+
+
+# --------------------------------------------------------------------------- small systems
+def solve_small(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Solve ``(M, k, k)`` systems; closed forms for k <= 3 (much faster than LAPACK calls)."""
     k = A.shape[1]
     if k == 1:
@@ -121,12 +192,34 @@ def _solve3(A: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def solve_scaled(A: np.ndarray, rhs: np.ndarray, ridge: float = 1e-12) -> np.ndarray:
-    """Solve the ``(m, k, k)`` symmetric systems with unit-diagonal scaling and a small ridge."""
-    d = np.sqrt(np.abs(np.diagonal(A, axis1=1, axis2=2)))
-    d = np.where(d > 0, d, 1.0)
+    """Solve the ``(m, k, k)`` symmetric systems with unit-diagonal scaling and a small ridge.
+
+    ``(D^-1 A D^-1 + ridge I) z' = D^-1 rhs``, ``z = D^-1 z'`` with ``D`` the square roots of the
+    diagonal; closed forms (:func:`solve_small`) for k <= 3, written out for k <= 2 (the hot
+    loops of the batched solver). Non-finite solutions (a singular or non-finite system) are 0.
+    """
+    k = A.shape[1]
     with np.errstate(all="ignore"):  # a resample with a non-finite Gram matrix gets a 0 step
-        An = A / (d[:, :, None] * d[:, None, :]) + ridge * np.eye(A.shape[1])
-        z = small_solve(An, rhs / d) / d
+        if k == 1:
+            a = np.abs(A[:, 0, 0])
+            d2 = np.where(a > 0, a, 1.0)
+            z = rhs / (A[:, 0, :1] / d2[:, None] + ridge) / d2[:, None]
+        elif k == 2:
+            d = np.sqrt(np.abs(np.diagonal(A, axis1=1, axis2=2)))
+            d = np.where(d > 0, d, 1.0)
+            d0, d1 = d[:, 0], d[:, 1]
+            p, q = A[:, 0, 0] / (d0 * d0) + ridge, A[:, 1, 1] / (d1 * d1) + ridge
+            c, e = A[:, 0, 1] / (d0 * d1), A[:, 1, 0] / (d0 * d1)
+            u0, u1 = rhs[:, 0] / d0, rhs[:, 1] / d1
+            det = p * q - c * e
+            z = np.empty_like(rhs, dtype=float)
+            z[:, 0] = (q * u0 - c * u1) / det / d0
+            z[:, 1] = (p * u1 - e * u0) / det / d1
+        else:
+            d = np.sqrt(np.abs(np.diagonal(A, axis1=1, axis2=2)))
+            d = np.where(d > 0, d, 1.0)
+            An = A / (d[:, :, None] * d[:, None, :]) + ridge * np.eye(k)
+            z = solve_small(An, rhs / d) / d
     return np.where(np.isfinite(z), z, 0.0)
 
 
@@ -169,67 +262,29 @@ def quad(v: np.ndarray, A: np.ndarray) -> np.ndarray:
     return np.einsum("mi,mi->m", v, np.einsum("mij,mj->mi", A, v))
 
 
-def face_solve(gram, proj, lb, ub):  # noqa: ANN001, ANN202
-    """Bounded least squares from Gram matrices: the best feasible face of the box.
+def inverse_scaled(A: np.ndarray, *, det_floor: float = 1e-6) -> np.ndarray:
+    """Pseudo-inverses of symmetric ``(m, k, k)`` matrices, with unit-diagonal scaling.
 
-    ``gram``: ``(M, k, k)``, ``proj``: ``(M, k)``; returns coefficients ``(M, k)`` and the
-    decrease ``2 c.proj - c' gram c`` they achieve (``-inf`` where no face is feasible). The
-    unconstrained optimum is kept where it is feasible (a convex problem); only the other rows
-    enumerate the faces where some coefficients sit at a bound.
+    For k <= 3 the cofactor inverse where the unit-diagonal matrix is well conditioned
+    (determinant above ``det_floor``; there it agrees with LAPACK's ``pinv`` to round-off),
+    ``np.linalg.pinv`` elsewhere and for larger k.
     """
-    M, k = proj.shape
-    coef = solve_scaled(gram, proj, ridge=1e-13)
-    tol = 1e-10 * (1.0 + np.abs(coef))
-    ok = np.all((coef >= lb - tol) & (coef <= ub + tol), axis=1)
-    coef = np.clip(coef, lb, ub)
-    best = np.where(ok, _gain(coef, gram, proj), -np.inf)
-    rows = np.flatnonzero(~ok)
-    if rows.size == 0:
-        return coef, best
-    g_rows, p_rows = gram[rows], proj[rows]
-    c_rows, b_rows = coef[rows], best[rows]
-    for combo in itertools.product((0, 1, 2), repeat=k):
-        held = [j for j, s in enumerate(combo) if s]
-        if not held or any(not np.isfinite((lb if combo[j] == 1 else ub)[j]) for j in held):
-            continue
-        c = np.zeros((rows.size, k))
-        for j in held:
-            c[:, j] = lb[j] if combo[j] == 1 else ub[j]
-        free = [j for j, s in enumerate(combo) if s == 0]
-        feasible = np.ones(rows.size, bool)
-        if free:
-            rhs = p_rows[:, free] - np.einsum("mij,mj->mi", g_rows[:, free][:, :, held], c[:, held])
-            cf = solve_scaled(g_rows[:, free][:, :, free], rhs, ridge=1e-13)
-            tol = 1e-10 * (1.0 + np.abs(cf))
-            feasible = np.all((cf >= lb[free] - tol) & (cf <= ub[free] + tol), axis=1)
-            c[:, free] = np.clip(cf, lb[free], ub[free])
-        gain = np.where(feasible, _gain(c, g_rows, p_rows), -np.inf)
-        better = gain > b_rows
-        b_rows = np.where(better, gain, b_rows)
-        c_rows[better] = c[better]
-    coef[rows], best[rows] = c_rows, b_rows
-    return coef, best
-
-
-def _gain(c: np.ndarray, gram: np.ndarray, proj: np.ndarray) -> np.ndarray:
-    gain = 2 * np.einsum("mi,mi->m", c, proj) - quad(c, gram)
-    return np.where(np.isfinite(gain), gain, -np.inf)
-
-
-def pinv_scaled(A: np.ndarray) -> np.ndarray:
-    """``pinv`` of unit-diagonal ``(m, k, k)`` matrices: the cofactor inverse (k <= 3) where a
-    matrix is well conditioned (there both agree to round-off), LAPACK's pinv elsewhere."""
     k = A.shape[1]
-    if k == 0 or k > 3:
-        return np.linalg.pinv(A)
-    inv, det = adjugate(A)
+    d = np.sqrt(np.abs(np.diagonal(A, axis1=1, axis2=2)))
+    d = np.where(d > 0, d, 1.0)
+    outer = d[:, :, None] * d[:, None, :]
     with np.errstate(all="ignore"):
-        inv /= det[:, None, None]
-    good = np.isfinite(inv).all(axis=(1, 2)) & (np.abs(det) > 1e-6)
-    if not good.all():
-        bad = np.flatnonzero(~good)
-        inv[bad] = np.linalg.pinv(A[bad])
-    return inv
+        An = A / outer
+        if k == 0 or k > 3:
+            inv = np.linalg.pinv(An)
+        else:
+            inv, det = adjugate(An)
+            inv /= det[:, None, None]
+            good = np.isfinite(inv).all(axis=(1, 2)) & (np.abs(det) > det_floor)
+            if not good.all():
+                bad = np.flatnonzero(~good)
+                inv[bad] = np.linalg.pinv(An[bad])
+        return inv / outer
 
 
 def adjugate(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

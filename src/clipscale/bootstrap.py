@@ -29,8 +29,7 @@ import pandas as pd
 
 from . import _render
 from ._bands import as_x, gradient_in_space, loss_of, outside, prediction_index, space
-from ._engine.batch import _STATUS as STATUS
-from ._engine.batch import Batch
+from ._engine.batch import STATUS, Batch
 from ._engine.covariance import covariances, residual_variance
 from ._uncertainty import intervals as iv
 from ._uncertainty.schemes import METHODS, SCHEMES, residual_pool, solve_all, validate

@@ -27,7 +27,6 @@ import pandas as pd
 from . import forms
 from ._engine.grid import grid_starts
 from ._engine.problem import Problem
-from .data import as_inputs, check_xy
 from .exceptions import (
     BoundWarning,
     ClipscaleWarning,
@@ -35,6 +34,7 @@ from .exceptions import (
     FitError,
     IdentifiabilityWarning,
 )
+from .forms._base import validate_data
 from .losses import Loss, get_loss
 from .results import FitResult, data_hash
 
@@ -110,9 +110,7 @@ def fit(
     problem, extra_start = _setup(form, x, y, loss_obj, weights, fixed, bounds, params)
     fixed_vals = problem.fixed
 
-    best = None
-    if form.name == "power" and loss_obj.name == "log_ls" and not fixed_vals:
-        best = _power_ols(problem)
+    best = None if fixed_vals else _closed_form(problem)
     if best is None:
         starts = grid_starts(problem, form.n_starts if n_starts is None else n_starts)
         if extra_start is not None:
@@ -152,31 +150,16 @@ def initial_guess(
     linear one solved exactly for it; :func:`fit` never needs this, but other optimisers can
     start from it. Also available as ``form.guess(x, y)``.
     """
-    form = forms.get(form)
-    problem, _ = _setup(form, x, y, get_loss(loss), None, None, None, None)
-    starts = grid_starts(problem, 1)
-    if not starts:
-        raise FitError(f"no grid point of form {form.name!r} gives a finite loss on this data")
-    return problem.as_dict(starts[0])
+    return forms.get(form).guess(x, y, loss=loss)
 
 
-def _setup(form, x, y, loss_obj, weights, fixed, bounds, params):  # noqa: ANN001, ANN202
+def _setup(form, x, y, loss_obj, weights, fixed, bounds, params):
     """Validate the data and parameter settings of one fit; the problem and any user start."""
     lo, hi, fixed_vals, extra_start = _resolve_parameters(form, fixed, bounds, params)
     free = [p for p in form.param_names if p not in fixed_vals]
-    x_arr = as_inputs(x, form.inputs, form_name=form.name)
-    columns = [x_arr] if x_arr.ndim == 1 else list(x_arr.T)
-    for name, col in zip(form.inputs, columns, strict=True):
-        _, y_arr, w = check_xy(
-            col,
-            y,
-            weights=weights,
-            x_name="x" if x_arr.ndim == 1 else f"x[{name!r}]",
-            positive_x=True,
-            y_greater_than=loss_obj.y_greater_than,
-            min_points=max(len(free), 1),
-            min_distinct_x=2,
-        )
+    x_arr, y_arr, w = validate_data(
+        form, x, y, weights=weights, y_greater_than=loss_obj.y_greater_than, min_points=len(free)
+    )
     return Problem(form, loss_obj, x_arr, y_arr, w, fixed_vals, lo, hi), extra_start
 
 
@@ -245,14 +228,11 @@ def _resolve_parameters(
     return lo, hi, fixed_vals, extra
 
 
-def _power_ols(problem: Problem) -> tuple[np.ndarray, float] | None:
-    """Closed-form weighted OLS of ``log y`` on ``log x``; None if it breaks the bounds."""
-    lx, ly, w = np.log(problem.x), np.log(problem.y), problem.w
-    sw = w.sum()
-    mx, my = (w @ lx) / sw, (w @ ly) / sw
-    sxx = w @ (lx - mx) ** 2
-    alpha = (w @ ((lx - mx) * (ly - my))) / sxx
-    theta = np.array([np.exp(my - alpha * mx), alpha])
+def _closed_form(problem: Problem) -> tuple[np.ndarray, float] | None:
+    """The form's closed-form optimum of the loss; None without one or if it breaks the bounds."""
+    theta = problem.form.closed_form(problem.x, problem.y, problem.w, problem.loss)
+    if theta is None:
+        return None
     if np.any(theta < problem.lo) or np.any(theta > problem.hi) or not np.all(np.isfinite(theta)):
         return None
     return theta, problem.value(theta)

@@ -140,13 +140,13 @@ def _input_columns(form: forms.Form, x: Any) -> list[str]:
     return cols
 
 
-def _group_data(form, part, columns, y, weights):  # noqa: ANN001, ANN202
+def _group_data(form, part, columns, y, weights):
     xg = part[columns[0]] if len(columns) == 1 else {
         name: part[c] for name, c in zip(form.inputs, columns, strict=True)}  # fmt: skip
     return xg, part[y], (part[weights] if weights else None)
 
 
-def _fit_one(form, xg, yg, wg, kwargs):  # noqa: ANN001, ANN202
+def _fit_one(form, xg, yg, wg, kwargs):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -155,7 +155,7 @@ def _fit_one(form, xg, yg, wg, kwargs):  # noqa: ANN001, ANN202
         return exc
 
 
-def _fit_groups(form, parts, kwargs, n_jobs, fixed_extra=None):  # noqa: ANN001, ANN202
+def _fit_groups(form, parts, kwargs, n_jobs, fixed_extra=None):
     kw = dict(kwargs)
     kw["warn"] = False
     if fixed_extra:
@@ -169,7 +169,8 @@ def _fit_groups(form, parts, kwargs, n_jobs, fixed_extra=None):  # noqa: ANN001,
 
 # --------------------------------------------------------------------------- the joint fit
 
-def _fit_shared(form, parts, results, shared, fit_kwargs, n_jobs, attrs):  # noqa: ANN001, ANN202
+
+def _fit_shared(form, parts, results, shared, fit_kwargs, n_jobs, attrs):
     good = [j for j, r in enumerate(results) if not isinstance(r, Exception)]
     if not good:
         raise FitError(f"no group could be fitted; first error: {results[0]}")
@@ -229,7 +230,7 @@ def _replace(result: Any, **changes: Any) -> Any:
     return dataclasses.replace(result, **changes)
 
 
-def _table(form, keys, by_cols, results, attrs) -> pd.DataFrame:  # noqa: ANN001
+def _table(form, keys, by_cols, results, attrs) -> pd.DataFrame:
     rows = []
     for r in results:
         row: dict[str, Any] = {}

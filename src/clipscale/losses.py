@@ -21,8 +21,9 @@ the ``chinchilla`` package of Takano, whose objective value it reproduces).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.special import huber
@@ -58,6 +59,16 @@ def _safe_log1p(v: np.ndarray) -> np.ndarray:
         return np.where(v > -1, np.log1p(np.where(v > -1, v, 0.0)), -np.inf)
 
 
+def _exp(v: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return np.exp(v)
+
+
+def _expm1(v: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return np.expm1(v)
+
+
 @dataclass(frozen=True)
 class Loss:
     """A fitting objective ``sum_i w_i * rho(t(y_i) - t(yhat_i))``.
@@ -78,6 +89,14 @@ class Loss:
         Huber threshold, for ``huber_log``.
     asymmetry : float or None
         Weight of over-predictions, for ``asymmetric``.
+    log_space : bool
+        Residuals are differences of logs (``t = log``): the fitter evaluates the form's
+        ``log_predict`` directly.
+    transform_name : str
+        ``"identity"``, ``"log"`` or ``"log1p"``.
+    inverse : callable
+        ``t**-1`` (``exp``, ``expm1`` or the identity), mapping transformed values back to data
+        units.
     """
 
     name: str
@@ -87,11 +106,27 @@ class Loss:
     is_least_squares: bool
     delta: float | None = None
     asymmetry: float | None = None
+    log_space: bool = False
+    transform_name: str = "identity"
+    inverse: Callable[[np.ndarray], np.ndarray] = _identity
 
     @property
-    def log_space(self) -> bool:
-        """True when residuals are differences of logs."""
-        return self.name in ("log_ls", "huber_log")
+    def is_identity(self) -> bool:
+        """True when the transform is the identity (residuals in data units)."""
+        return self.transform_name == "identity"
+
+    @property
+    def is_plain_ls(self) -> bool:
+        """Least squares in data units (``rho(r) = r**2``, ``t`` the identity): the linear
+        sub-problem of the start search is then exact, not first order."""
+        return self.is_identity and self.is_least_squares
+
+    def predict_transformed(self, form: Any, p: Mapping[str, Any], x: np.ndarray) -> np.ndarray:
+        """``t(yhat)`` of ``form`` at parameters ``p`` (the form's ``log_predict`` in log space:
+        exact where ``yhat`` itself would under- or overflow)."""
+        if self.log_space:
+            return form.log_predict(p, x)
+        return self.transform(form.predict(p, x))
 
     def rho(self, r: np.ndarray) -> np.ndarray:
         """Per-point loss of residual ``r``."""
@@ -159,6 +194,20 @@ class Loss:
             df = np.where(f > 0, w * drho / (2.0 * f * total), 0.0)
         return f, df
 
+    def continuation(self, r: np.ndarray) -> tuple[list[float], list[float]]:
+        """The smoothing widths a polish follows from residuals ``r``: ``(coarse, fine)``.
+
+        For ``asymmetric``, the kink is smoothed with widths ``s`` a tenth and a hundredth of
+        the typical residual (coarse stages, minimised as sums of squares with
+        :meth:`smoothed_terms`: fast), then a thousandth, a ten-thousandth and 0 (the exact
+        loss, by L-BFGS-B on :meth:`value_and_grad`: precise at the kinked optimum). Other
+        losses: no coarse stage, the exact loss only.
+        """
+        if self.asymmetry is None:
+            return [], [0.0]
+        typical = float(np.median(np.abs(r[np.isfinite(r)]))) if r.size else 1.0
+        return [typical * 10.0**-k for k in (1, 2)], [typical * 10.0**-k for k in (3, 4)] + [0.0]
+
     def settings(self) -> dict[str, float]:
         """Loss options to record in a result's provenance."""
         if self.asymmetry is not None:
@@ -166,12 +215,18 @@ class Loss:
         return {} if self.delta is None else {"huber_delta": self.delta}
 
 
+# transform name, t, dt/dyhat, inverse of t, lower limit of y
+_KINDS = {
+    "identity": (_identity, _one, _identity, None),
+    "log": (_safe_log, _inv, _exp, 0.0),
+    "log1p": (_safe_log1p, _inv1p, _expm1, -1.0),
+}
 _TRANSFORMS = {
-    "ls": (_identity, _one, None),
-    "log_ls": (_safe_log, _inv, 0.0),
-    "msle1p": (_safe_log1p, _inv1p, -1.0),
-    "huber_log": (_safe_log, _inv, 0.0),
-    "asymmetric": (_identity, _one, None),
+    "ls": "identity",
+    "log_ls": "log",
+    "msle1p": "log1p",
+    "huber_log": "log",
+    "asymmetric": "identity",
 }
 
 
@@ -199,7 +254,9 @@ def get_loss(
         return name
     if name not in _TRANSFORMS:
         raise DataError(f"unknown loss {name!r}; choose one of {', '.join(available_losses())}")
-    t, dt, lower = _TRANSFORMS[name]
+    kind = _TRANSFORMS[name]
+    t, dt, inv, lower = _KINDS[kind]
+    common = dict(log_space=kind == "log", transform_name=kind, inverse=inv)
     if asymmetry is not None and name != "asymmetric":
         raise DataError(f"asymmetry only applies to loss='asymmetric', not loss={name!r}")
     if name == "asymmetric":
@@ -208,12 +265,12 @@ def get_loss(
         a = 10.0 if asymmetry is None else float(asymmetry)
         if not np.isfinite(a) or a <= 0:
             raise DataError(f"asymmetry must be a positive number, got {asymmetry!r}")
-        return Loss(name, t, dt, lower, is_least_squares=False, asymmetry=a)
+        return Loss(name, t, dt, lower, is_least_squares=False, asymmetry=a, **common)
     if name == "huber_log":
         delta = 1e-3 if huber_delta is None else float(huber_delta)
         if not np.isfinite(delta) or delta <= 0:
             raise DataError(f"huber_delta must be a positive number, got {huber_delta!r}")
-        return Loss(name, t, dt, lower, is_least_squares=False, delta=delta)
+        return Loss(name, t, dt, lower, is_least_squares=False, delta=delta, **common)
     if huber_delta is not None:
         raise DataError(f"huber_delta only applies to loss='huber_log', not loss={name!r}")
-    return Loss(name, t, dt, lower, is_least_squares=True)
+    return Loss(name, t, dt, lower, is_least_squares=True, **common)

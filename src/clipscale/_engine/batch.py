@@ -41,9 +41,10 @@ import numpy as np
 from .. import forms
 from ..losses import Loss, get_loss
 
-__all__ = ["Batch", "Solution"]
+__all__ = ["STATUS", "Batch", "Solution"]
 
-_STATUS = {0: "ok", 1: "regrid", 2: "fallback", -1: "failed", -2: "degenerate"}
+#: resample status codes and their names (see :class:`Solution`)
+STATUS = {0: "ok", 1: "regrid", 2: "fallback", -1: "failed", -2: "degenerate"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,13 +88,9 @@ class Batch:
 
     def transformed(self, theta: np.ndarray) -> np.ndarray:
         """``t(yhat)``, shape ``(m, n)``."""
-        p = self.params(theta)
         with np.errstate(all="ignore"):
-            if self.loss.log_space:
-                return np.broadcast_to(self.form.log_predict(p, self.x), (theta.shape[0], self.n))
-            return np.broadcast_to(
-                self.loss.transform(self.form.predict(p, self.x)), (theta.shape[0], self.n)
-            )
+            t_hat = self.loss.predict_transformed(self.form, self.params(theta), self.x)
+        return np.broadcast_to(t_hat, (theta.shape[0], self.n))
 
     def residual_jacobian(self, theta: np.ndarray) -> np.ndarray:
         """``d (t(y) - t(yhat)) / d theta_free``, shape ``(m, n, k)``; non-finite entries are 0."""
@@ -102,7 +99,7 @@ class Batch:
             jac = self.form.jacobian(p, self.x)
             if jac.shape[-1] != self.free_idx.size:
                 jac = jac[..., self.free_idx]
-            if self.loss.name == "ls":  # identity transform
+            if self.loss.is_identity:  # t' = 1
                 if jac.base is None and jac.flags.writeable:  # a fresh array: negate in place
                     out = np.negative(jac, out=jac)
                 else:
@@ -127,7 +124,7 @@ class Batch:
 
     def reported(self, total: np.ndarray, w: np.ndarray) -> np.ndarray:
         """The loss value a fit reports (``asymmetric`` is a weighted mean, not a sum)."""
-        if getattr(self.loss, "asymmetry", None) is not None:
+        if self.loss.asymmetry is not None:
             return total / w.sum(axis=-1)
         return total
 
@@ -170,9 +167,7 @@ class Solution:
         )
 
     def counts(self) -> dict[str, int]:
-        return {name: int(np.sum(self.status == code)) for code, name in _STATUS.items()}
+        return {name: int(np.sum(self.status == code)) for code, name in STATUS.items()}
 
 
 # --------------------------------------------------------------------------- driver
-
-

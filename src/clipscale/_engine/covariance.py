@@ -38,15 +38,11 @@ def covariances(
         every = todo.size == m
         th, wt = (theta, w) if every else (theta[todo], w[todo])
         jtj[todo] = la.gram(batch.residual_jacobian(th), wt)
-    d = np.sqrt(np.diagonal(jtj, axis1=1, axis2=2))
-    d = np.where(d > 0, d, 1.0)
-    outer = d[:, :, None] * d[:, None, :]
     with np.errstate(all="ignore"):
-        cov = la.pinv_scaled(jtj / outer) / outer
-    return cov * s2[:, None, None]
+        return la.inverse_scaled(jtj) * s2[:, None, None]
 
 
-def residual_variance(batch, theta, y, w, dof):  # noqa: ANN001, ANN201
+def residual_variance(batch, theta, y, w, dof):
     """Weighted residual variance of every resample on the loss's scale."""
     with np.errstate(all="ignore"):
         r = batch.loss.transform(np.broadcast_to(y, w.shape)) - batch.transformed(theta)

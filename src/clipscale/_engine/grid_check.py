@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import _linalg as la
+from ..forms._base import start_grid
 
 if TYPE_CHECKING:
     from .batch import Batch
@@ -22,32 +23,8 @@ _BLOCK = 16_000
 
 
 def _grid(batch: Batch, y: np.ndarray) -> np.ndarray:
-    """Points of the nonlinear start grid (in bounds, fixed ones at their value), ``(G, q)``.
-
-    A form with ``paired_grid = True`` lists whole points (row j of every array); otherwise the
-    grid is the product of the per-parameter arrays.
-    """
-    form, names = batch.form, batch.names
-    raw = form.nonlinear_grid(batch.x, y)
-    cols = []
-    for p in form.nonlinear:
-        i = names.index(p)
-        vals = np.atleast_1d(np.asarray(batch.fixed.get(p, raw[p]), dtype=float))
-        inside = vals[(vals >= batch.lo[i]) & (vals <= batch.hi[i])]
-        if getattr(form, "paired_grid", False) or inside.size == 0:
-            inside = np.clip(vals, batch.lo[i], batch.hi[i])
-        cols.append(inside)
-    if not cols:
-        return np.zeros((1, 0))
-    if getattr(form, "paired_grid", False):
-        grid = np.column_stack(np.broadcast_arrays(*cols))
-        grid = np.unique(grid[np.all(np.isfinite(grid), axis=1)], axis=0)
-    else:
-        axes = np.meshgrid(*[np.unique(c) for c in cols], indexing="ij")
-        grid = np.stack(axes, axis=-1).reshape(-1, len(cols))  # the last one varies fastest
-    if grid.shape[0] > 5000:
-        grid = grid[np.linspace(0, grid.shape[0] - 1, 5000).astype(int)]
-    return grid
+    """Points of the fit's start grid (:func:`~clipscale.forms._base.start_grid`), ``(G, q)``."""
+    return start_grid(batch.form, batch.x, y, batch.lo, batch.hi, batch.fixed)[0]
 
 
 def _points(batch: Batch, grid: np.ndarray) -> np.ndarray:
@@ -81,7 +58,7 @@ def _weights(w: np.ndarray, dt2: np.ndarray | None = None) -> np.ndarray:
     return om if np.isfinite(om).all() else np.where(np.isfinite(om), om, 0.0)
 
 
-def _design(batch: Batch, grid: np.ndarray):  # noqa: ANN202
+def _design(batch: Batch, grid: np.ndarray):
     """Free basis columns ``(G, n, k)`` and fixed linear terms ``(G, n)`` of the grid points.
 
     Non-finite entries are 0; also returns which grid points had none ``(G,)``, and the largest
@@ -188,7 +165,7 @@ def _free_gain(gram: dict, proj: list[np.ndarray], shape: tuple[int, int]) -> np
     return np.einsum("mi,mi->m", la.solve_scaled(A, b, _RIDGE), b).reshape(shape)
 
 
-def _screen(batch, grid, y, w, bound):  # noqa: ANN001, ANN202
+def _screen(batch, grid, y, w, bound):
     """The (grid point, resample) pairs whose unconstrained ``ssr`` is below the bound.
 
     Works through blocks of resamples, so that every array of a block stays small: in cache,
@@ -200,7 +177,7 @@ def _screen(batch, grid, y, w, bound):  # noqa: ANN001, ANN202
     (m, G), k = (w.shape[0], grid.shape[0]), sum(p not in batch.fixed for p in batch.form.linear)
     bf, offset, finite, scale = _design(batch, grid)
     moments, dt2, w = _moments(y, bf, offset), _slope2(batch, y), _weights(w)
-    thr = (1.0 if batch.loss.name == "ls" else 1.5) * bound + 1e-300
+    thr = (1.0 if batch.loss.is_plain_ls else 1.5) * bound + 1e-300
     step = max(16, _BLOCK // max(p.shape[0] for p, _, _ in moments))
     pairs = [(i, j) for i in range(k) for j in range(i, k)]
     all_finite = finite.all()
@@ -234,7 +211,7 @@ def _screen(batch, grid, y, w, bound):  # noqa: ANN001, ANN202
     return gi, ri, gram_c, proj_c, base_c
 
 
-def _candidates(batch, grid, y, w, bound, n_best):  # noqa: ANN001, ANN202
+def _candidates(batch, grid, y, w, bound, n_best):
     """Variable projection of every grid point for every resample; the ``n_best`` best.
 
     Ranks grid points by the first-order weighted residual sum of squares ``ssr`` (weights

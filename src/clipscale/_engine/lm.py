@@ -17,7 +17,6 @@ _FTOL = 1e-11  # Newton decrement relative to the loss at which a resample has c
 _MAX_ITER = 100
 
 
-
 def _normal_equations(batch: Batch, theta: np.ndarray, r: np.ndarray, w: np.ndarray) -> tuple:
     """IRLS normal matrix, half-gradient, (robust losses) the exact-curvature matrix, the
     residual Jacobian and the IRLS weights.
@@ -69,13 +68,13 @@ class _LM:
         self.dscale = np.zeros((m, self.free.size))
         self.converged = np.zeros(m, bool)
 
-    def _trial(self, act: np.ndarray, th: np.ndarray, step: np.ndarray):  # noqa: ANN202
+    def _trial(self, act: np.ndarray, th: np.ndarray, step: np.ndarray):
         trial = th.copy()
         trial[:, self.free] = np.clip(th[:, self.free] + step, self.lo, self.hi)
         r_new = self.ty[act] - self.batch.transformed(trial)
         return trial, r_new, self.batch._value_of(r_new, self.w[act])
 
-    def _acceleration(self, act, th, v, dr, om, jtj, lam):  # noqa: ANN001, ANN202
+    def _acceleration(self, act, th, v, dr, om, jtj, lam):
         """Geodesic acceleration (Transtrum & Sethna): the second-order correction of step ``v``
         from the residuals' directional second derivative along it (one extra evaluation)."""
         h = 0.1
@@ -90,7 +89,7 @@ class _LM:
         ok = np.linalg.norm(a, axis=1) <= 1.5 * np.linalg.norm(v, axis=1)
         return np.where(ok[:, None], a, 0.0)
 
-    def _steps(self, th, jtj0, g0, exact, lam):  # noqa: ANN001, ANN202
+    def _steps(self, th, jtj0, g0, exact, lam):
         """Candidate steps (damping ``lam`` and ``lam * 1e-3``, and for robust losses the exact
         curvature) and the undamped Gauss–Newton step, with out-pushing bound parameters frozen.
         """
@@ -233,6 +232,3 @@ def levenberg_marquardt(
             break
         active = lm.step(active)
     return lm.theta, lm.val, lm.converged, it
-
-
-

@@ -20,7 +20,7 @@ from .. import _linalg as la
 class Problem:
     """Data, loss and parameter layout of one fit."""
 
-    def __init__(self, form, loss, x, y, w, fixed, lo, hi):  # noqa: ANN001
+    def __init__(self, form, loss, x, y, w, fixed, lo, hi):
         self.form, self.loss, self.x, self.y, self.w = form, loss, x, y, w
         self.fixed, self.lo, self.hi = fixed, lo, hi
         self.names = form.param_names
@@ -46,10 +46,7 @@ class Problem:
         return theta
 
     def transformed_prediction(self, theta: np.ndarray) -> np.ndarray:
-        p = self.as_dict(theta)
-        if self.loss.log_space:
-            return self.form.log_predict(p, self.x)
-        return self.loss.transform(self.form.predict(p, self.x))
+        return self.loss.predict_transformed(self.form, self.as_dict(theta), self.x)
 
     def residuals(self, theta: np.ndarray) -> np.ndarray:
         """``t(y) - t(yhat)`` (unweighted)."""
@@ -219,15 +216,11 @@ class Problem:
 
         zb = list(zip(lo / scale, hi / scale, strict=True))
         zb = [(min(a, b), max(a, b)) for a, b in zb]
-        levels = [0.0]
-        if self.loss.asymmetry is not None:
-            # continuation on the kink, smoothed with width s: coarse stages by least squares
-            # (fast), fine stages and the exact loss by L-BFGS-B (precise at the kinked optimum)
-            r0 = self.ty - self.transformed_prediction(out[0])
-            typical = float(np.median(np.abs(r0[np.isfinite(r0)]))) if r0.size else 1.0
-            coarse = [typical * 10.0**-k for k in (1, 2)]
+        # continuation on a kink (Loss.continuation): coarse smoothed stages by least squares,
+        # the fine ones and the exact loss by L-BFGS-B
+        coarse, levels = self.loss.continuation(self.ty - self.transformed_prediction(out[0]))
+        if coarse:
             out = min(out, self._polish_smoothed(out[0], coarse), key=lambda pv: pv[1])
-            levels = [typical * 10.0**-k for k in (3, 4)] + [0.0]
         z = out[0][self.free_idx] / scale
         for smoothing in levels:
             sol = minimize(
@@ -273,5 +266,3 @@ class Problem:
             cand = self.full(f0, theta0)
             out = min(out, (cand, self.value(cand)), key=lambda pv: pv[1])
         return out
-
-

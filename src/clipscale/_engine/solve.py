@@ -39,14 +39,14 @@ def _fallback(batch: Batch, theta: np.ndarray, y: np.ndarray, w: np.ndarray) -> 
     return best
 
 
-def _weighted_ls_start(batch: Batch, start: np.ndarray, y: np.ndarray, w: np.ndarray):  # noqa: ANN202
+def _weighted_ls_start(batch: Batch, start: np.ndarray, y: np.ndarray, w: np.ndarray):
     """For least squares on transformed targets (``log_ls``, ``msle1p``) of a form variable
     projection handles: starts from least squares in data units with the first-order weights
     ``w t'(y)**2`` (``t(y) - t(yhat) ~ t'(y) (y - yhat)``), solved by variable projection,
     where that has the lower loss; the other rows (and other losses) keep ``start``.
     Levenberg–Marquardt then needs a few iterations instead of ~20."""
     ls = dataclasses.replace(batch, loss=get_loss("ls"))
-    if not (batch.loss.is_least_squares and batch.loss.name != "ls" and _varpro.applies(ls)):
+    if not (batch.loss.is_least_squares and not batch.loss.is_identity and _varpro.applies(ls)):
         return start
     with np.errstate(all="ignore"):
         om = w * batch.loss.dtransform(y) ** 2

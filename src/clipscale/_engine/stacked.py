@@ -18,7 +18,7 @@ __all__ = ["Stacked"]
 class Stacked:
     """All groups' runs as one problem: shared parameters, then a block per group."""
 
-    def __init__(self, form, results, shared, fit_kwargs):  # noqa: ANN001
+    def __init__(self, form, results, shared, fit_kwargs):
         ok = list(results)
         self.form, self.shared = form, list(shared)
         self.loss = get_loss(
@@ -44,7 +44,7 @@ class Stacked:
         cols = self.s + (self.g[:, None] * self.q + np.arange(self.q)[None, :]).ravel()
         self._block = (rows, cols)
 
-    def theta0(self, shared_vals: np.ndarray, results) -> np.ndarray:  # noqa: ANN001
+    def theta0(self, shared_vals: np.ndarray, results) -> np.ndarray:
         own = [[r.params[p] for p in self.own] for r in results]
         return np.clip(np.concatenate([shared_vals, np.ravel(own)]), self.lo, self.hi)
 
@@ -61,11 +61,7 @@ class Stacked:
     def residuals(self, theta: np.ndarray) -> np.ndarray:
         p = self.row_params(theta)
         with np.errstate(all="ignore"):
-            if self.loss.log_space:
-                t_hat = self.form.log_predict(p, self.x)
-            else:
-                t_hat = self.loss.transform(self.form.predict(p, self.x))
-        return self.ty - t_hat
+            return self.ty - self.loss.predict_transformed(self.form, p, self.x)
 
     def value(self, theta: np.ndarray) -> float:
         return self.loss.value(self.residuals(theta), self.w)
@@ -123,13 +119,10 @@ class Stacked:
                 return 1e300, np.zeros_like(z)
             return val, np.asarray(self.jacobian(t, False).T @ dr).ravel() * scale
 
-        levels = [0.0]
         best = (theta, self.value(theta))
-        if self.loss.asymmetry is not None:  # continuation, as in clipscale.fit
-            typical = float(np.median(np.abs(self.residuals(theta))))
-            for s in (typical * 0.1, typical * 0.01):
-                best = min(best, self._smoothed_lsq(best[0], s), key=lambda tv: tv[1])
-            levels = [typical * 1e-3, typical * 1e-4, 0.0]
+        coarse, levels = self.loss.continuation(self.residuals(theta))  # as in clipscale.fit
+        for s in coarse:
+            best = min(best, self._smoothed_lsq(best[0], s), key=lambda tv: tv[1])
         z = best[0] / scale
         zb = list(zip(self.lo / scale, self.hi / scale, strict=True))
         for smoothing in levels:

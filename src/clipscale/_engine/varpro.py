@@ -30,29 +30,12 @@ def applies(batch: Batch) -> bool:
     """Least squares, free linear and nonlinear parameters, nothing fixed."""
     form = batch.form
     return (
-        batch.loss.name == "ls"
+        batch.loss.is_plain_ls
         and not batch.fixed
         and bool(form.linear)
         and bool(form.nonlinear)
         and batch.x.ndim == 1
     )
-
-
-def _inverse(A: np.ndarray) -> np.ndarray:
-    """Inverses of ``(m, k, k)`` symmetric matrices, with unit-diagonal scaling."""
-    d = np.sqrt(np.abs(np.diagonal(A, axis1=1, axis2=2)))
-    d = np.where(d > 0, d, 1.0)
-    outer = d[:, :, None] * d[:, None, :]
-    An = A / outer
-    if A.shape[1] == 2:
-        a, c, e = An[:, 0, 0], An[:, 0, 1], An[:, 1, 1]
-        det = a * e - c * c
-        inv = np.empty_like(An)
-        inv[:, 0, 0], inv[:, 0, 1], inv[:, 1, 0], inv[:, 1, 1] = e, -c, -c, a
-        inv /= det[:, None, None]
-    else:
-        inv = np.linalg.pinv(An)
-    return inv / outer
 
 
 class _State:
@@ -62,7 +45,7 @@ class _State:
         self.nl_idx = [names.index(p) for p in form.nonlinear]
         self.lin_idx = [names.index(p) for p in form.linear]
 
-    def evaluate(self, rows: np.ndarray, nl: np.ndarray):  # noqa: ANN201
+    def evaluate(self, rows: np.ndarray, nl: np.ndarray):
         """Basis, linear coefficients, residuals and loss at nonlinear values ``nl``."""
         form = self.batch.form
         y, w = self.y[rows], self.w[rows]
@@ -126,7 +109,7 @@ def varpro(
             cross, jwj = jwt @ basis[a], jwt @ jn
             g = np.einsum("mni,mn->mi", jw, r[a])  # J' W r: -1/2 the gradient
             # Kaufman's reduced Gauss–Newton matrix J' W (I - P_B) J
-            hess = jwj - np.matmul(cross, _inverse(gram[a]) @ cross.transpose(0, 2, 1))
+            hess = jwj - np.matmul(cross, la.inverse_scaled(gram[a]) @ cross.transpose(0, 2, 1))
             diag = np.diagonal(hess, axis1=1, axis2=2)
             damped = hess + lam[a, None, None] * diag[:, :, None] * np.eye(q)
             step = la.solve_scaled(damped, g, 1e-15)
@@ -155,7 +138,7 @@ def varpro(
     return theta, val, handled, it, None
 
 
-def _keep(state: tuple, trial: tuple, a: np.ndarray, accept: np.ndarray, lam: np.ndarray):  # noqa: ANN202
+def _keep(state: tuple, trial: tuple, a: np.ndarray, accept: np.ndarray, lam: np.ndarray):
     """Rows ``a[accept]`` of the per-row arrays ``state`` take their ``trial`` values (every
     row moved: the trial arrays as they are); Levenberg damping is reset there and raised
     tenfold on the rejected rows."""
@@ -172,28 +155,12 @@ def _keep(state: tuple, trial: tuple, a: np.ndarray, accept: np.ndarray, lam: np
 
 
 # --------------------------------------------------------------------------- one exponent
-def _sym_solve(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve symmetric ``(m, k, k)`` systems for ``(m, k)`` right-hand sides; closed forms with
-    unit-diagonal scaling for k <= 2 (LAPACK-free), :func:`_solve_scaled` beyond; 0 where
-    singular."""
-    k = gram.shape[1]
-    if k > 2:
-        return la.solve_scaled(gram, rhs, 1e-15)
-    with np.errstate(all="ignore"):
-        if k == 1:
-            z = rhs[:, 0] / gram[:, 0, 0]
-            return np.where(np.isfinite(z), z, 0.0)[:, None]
-        sa, sd = np.sqrt(gram[:, 0, 0]), np.sqrt(gram[:, 1, 1])
-        u0, u1 = rhs[:, 0] / sa, rhs[:, 1] / sd
-        rho = gram[:, 0, 1] / (sa * sd)
-        det = (1.0 + 1e-15) ** 2 - rho * rho
-        out = np.empty_like(rhs)
-        out[:, 0] = (u0 - rho * u1) / (det * sa)
-        out[:, 1] = (u1 - rho * u0) / (det * sd)
-    return np.where(np.isfinite(out), out, 0.0)
+def _solve(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """The linear sub-problems' solves: unit-diagonal scaling, ridge 1e-15, 0 where singular."""
+    return la.solve_scaled(gram, rhs, 1e-15)
 
 
-def _profile(basis: np.ndarray, y: np.ndarray, w: np.ndarray):  # noqa: ANN202
+def _profile(basis: np.ndarray, y: np.ndarray, w: np.ndarray):
     """Linear coefficients, residuals, loss and Gram matrices of bases ``(m, n, k)``.
 
     Column by column (``k`` is 1 to 3), so every product is one pass over ``(m, n)`` arrays.
@@ -207,7 +174,7 @@ def _profile(basis: np.ndarray, y: np.ndarray, w: np.ndarray):  # noqa: ANN202
         proj[:, i] = np.einsum("mn,mn->m", wc, y)
         for j in range(i, k):
             gram[:, i, j] = gram[:, j, i] = np.einsum("mn,mn->m", wc, cols[j])
-    coef = _sym_solve(gram, proj)
+    coef = _solve(gram, proj)
     r = y - coef[:, :1] * cols[0]
     for i in range(1, k):
         r -= coef[:, i : i + 1] * cols[i]
@@ -273,17 +240,17 @@ def _one(
                 g, cross, jwj = first[4:]
             else:
                 g, cross, jwj = _derivatives(batch, nla, ca, ba, wa, ra, j_nl, lin_idx)
-            hess = jwj - np.einsum("mi,mi->m", cross, _sym_solve(ga, cross))
+            hess = jwj - np.einsum("mi,mi->m", cross, _solve(ga, cross))
             # secant curvature along the last accepted step: superlinear, where Kaufman's
             # Gauss–Newton curvature alone converges only linearly
             sec = (g_prev[a] - g) / (nla - nl_prev[a])
             secant = np.isfinite(sec) & (sec > 0) & have_prev[a]
             hess = np.where(secant, sec, hess)
-            la = lam[a]
-            step = g / (hess * (1.0 + la))
+            lam_a = lam[a]
+            step = g / (hess * (1.0 + lam_a))
             step = np.where(np.isfinite(step), step, 0.0)
             decrement = g * step
-            undamped = la == 0
+            undamped = lam_a == 0
             done = undamped & (
                 ~(decrement > _TOL * va) | (np.abs(step) <= 1e-13 * (np.abs(nla) + 1e-300))
             )
@@ -324,7 +291,7 @@ def _one(
     return theta, val, handled, it, _normal_matrix(batch, nl, coef, basis, gram, w, handled)
 
 
-def _shared_start(batch, nl0, b1, y1, w):  # noqa: ANN001, ANN202
+def _shared_start(batch, nl0, b1, y1, w):
     """Coefficients, residuals, loss, Gram matrices and the first step's derivatives at a
     start and targets shared by every row, from one product ``w @ F`` of the data's moments.
 
@@ -356,7 +323,7 @@ def _shared_start(batch, nl0, b1, y1, w):  # noqa: ANN001, ANN202
     for e, (a, b) in enumerate(pairs):
         dbdb[:, a, b] = dbdb[:, b, a] = mom[:, q + k + k * k + e]
     dby = mom[:, q + k + k * k + q :]
-    coef = _sym_solve(gram, proj)
+    coef = _solve(gram, proj)
     r = y1 - coef @ b1.T
     val = np.einsum("mn,mn->m", w * r, r)
     val = np.where(np.isfinite(val), val, np.inf)
@@ -366,7 +333,7 @@ def _shared_start(batch, nl0, b1, y1, w):  # noqa: ANN001, ANN202
     return coef, r, val, gram, g, cross, jwj
 
 
-def _normal_matrix(batch, nl, coef, basis, gram, w, rows):  # noqa: ANN001, ANN202
+def _normal_matrix(batch, nl, coef, basis, gram, w, rows):
     """``J' W J`` at the solutions of the ``rows`` (bool mask), in parameter order; NaN for the
     other rows. The linear block is the basis's Gram matrix the solver already holds."""
     names, form = batch.names, batch.form
@@ -392,7 +359,7 @@ def _normal_matrix(batch, nl, coef, basis, gram, w, rows):  # noqa: ANN001, ANN2
     return out
 
 
-def _derivatives(batch, nl, coef, basis, w, r, j_nl, lin_idx):  # noqa: ANN001, ANN202
+def _derivatives(batch, nl, coef, basis, w, r, j_nl, lin_idx):
     """``J' W r`` (``None`` without residuals ``r``), ``J' W B`` ``(m, k)`` and ``J' W J``
     for the exponent's column ``J`` of the Jacobian, one pass over ``(m, n)`` arrays each."""
     jn = _slope(batch, nl, coef, basis, j_nl, lin_idx)  # d yhat / d theta, (m, n)
@@ -404,7 +371,7 @@ def _derivatives(batch, nl, coef, basis, w, r, j_nl, lin_idx):  # noqa: ANN001, 
     return g, cross, np.einsum("mn,mn->m", wj, jn)
 
 
-def _slope(batch, nl, coef, basis, j_nl, lin_idx):  # noqa: ANN001, ANN202
+def _slope(batch, nl, coef, basis, j_nl, lin_idx):
     """``d yhat / d theta`` at the nonlinear values ``nl`` and coefficients ``coef``, (m, n)."""
     form = batch.form
     out = form.basis_slope({form.nonlinear[0]: nl}, coef, batch.x, basis)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 
@@ -56,7 +57,7 @@ class Kaplan(Form):
     inputs = ("params", "samples")
     param_names = ("N_c", "D_c", "alpha_N", "alpha_D")
     linear = ()
-    paired_grid = True
+    paired_grid: ClassVar[bool] = True
 
     def default_bounds(self) -> Bounds:
         return {"N_c": (0.0, np.inf), "D_c": (0.0, np.inf), "alpha_N": (1e-6, np.inf),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -73,3 +74,16 @@ class PowerLaw(Form):
         """``$E = beta\\,C^{alpha}$`` with the values of ``p`` (see :meth:`Form.equation`)."""
         beta, alpha = mathtext_number(p["beta"], digits), mathtext_number(p["alpha"], digits)
         return rf"${y} = {beta}\,{x}^{{{alpha}}}$"
+
+    def closed_form(
+        self, x: np.ndarray, y: np.ndarray, w: np.ndarray, loss: Any
+    ) -> np.ndarray | None:
+        """Weighted OLS of ``log y`` on ``log x``: the exact ``log_ls`` optimum (Cherti et al.)."""
+        if loss.name != "log_ls":
+            return None
+        lx, ly = np.log(x), np.log(y)
+        sw = w.sum()
+        mx, my = (w @ lx) / sw, (w @ ly) / sw
+        sxx = w @ (lx - mx) ** 2
+        alpha = (w @ ((lx - mx) * (ly - my))) / sxx
+        return np.array([np.exp(my - alpha * mx), alpha])

@@ -15,6 +15,7 @@ paper's (``eps_inf`` for its epsilon-infinity, ``eps_0`` for epsilon-zero).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 
@@ -273,7 +274,7 @@ class M4(Form):
     reference = "Alabdulmohsin et al. 2022, arXiv:2209.06640 (M4)"
     param_names = ("eps_inf", "eps_0", "alpha", "beta", "c")
     linear = ()
-    paired_grid = True
+    paired_grid: ClassVar[bool] = True
     # the last root (key, result): a fit evaluates predict and jacobian at the same parameters,
     # and successive iterates are close, so it is both reused and used as the next first guess
     _last: tuple = ((), ())
