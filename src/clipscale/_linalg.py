@@ -4,9 +4,10 @@
   :func:`bounded_lstsq` (from design matrices, through :func:`face_solve`);
 * one family of small solves and inverses: :func:`solve_small` (closed forms for k <= 3,
   LAPACK beyond), :func:`solve_scaled` (unit-diagonal scaling and a ridge) and
-  :func:`inverse_scaled` (cofactors where well conditioned, ``pinv`` elsewhere), built on
-  :func:`adjugate`;
-* Gram and ``J'v`` products: :func:`gram`, :func:`jt`, :func:`jv`, :func:`quad`.
+  :func:`inverse_scaled` / :func:`inverse_factored` (cofactors where well conditioned,
+  ``pinv`` elsewhere), built on :func:`adjugate` and :func:`unit_diagonal`;
+* Gram and ``J'v`` products: :func:`gram`, :func:`scaled_gram` (factored, overflow-safe),
+  :func:`jt`, :func:`jv`, :func:`quad`.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ __all__ = [
     "bounded_lstsq",
     "face_solve",
     "gram",
+    "inverse_factored",
     "inverse_scaled",
     "jt",
     "jv",
     "quad",
+    "scaled_gram",
     "solve_scaled",
     "solve_small",
     "unit_columns",
+    "unit_diagonal",
 ]
 
 
@@ -262,29 +266,58 @@ def quad(v: np.ndarray, A: np.ndarray) -> np.ndarray:
     return np.einsum("mi,mi->m", v, np.einsum("mij,mj->mi", A, v))
 
 
-def inverse_scaled(A: np.ndarray, *, det_floor: float = 1e-6) -> np.ndarray:
-    """Pseudo-inverses of symmetric ``(m, k, k)`` matrices, with unit-diagonal scaling.
+def unit_diagonal(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric ``(m, k, k)`` matrices as ``d_i U_ij d_j`` with ``U`` of unit diagonal.
 
-    For k <= 3 the cofactor inverse where the unit-diagonal matrix is well conditioned
-    (determinant above ``det_floor``; there it agrees with LAPACK's ``pinv`` to round-off),
-    ``np.linalg.pinv`` elsewhere and for larger k.
+    Returns ``(U, d)``, ``d = sqrt|diag A|`` (1 where the diagonal is 0).
     """
-    k = A.shape[1]
     d = np.sqrt(np.abs(np.diagonal(A, axis1=1, axis2=2)))
     d = np.where(d > 0, d, 1.0)
-    outer = d[:, :, None] * d[:, None, :]
     with np.errstate(all="ignore"):
-        An = A / outer
+        return A / (d[:, :, None] * d[:, None, :]), d
+
+
+def scaled_gram(dr: np.ndarray, om: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`gram` of ``dr`` (``(m, n, k)``) in the factored form of :func:`unit_diagonal`.
+
+    The columns are divided by their largest magnitude before the products are summed, so
+    the factors stay finite where ``J' W J`` itself would overflow (a Jacobian column ~1e200
+    where a fit drives a scale parameter to ~1e-200).
+    """
+    big = np.max(np.abs(dr), axis=1)
+    big = np.where(big > 0, big, 1.0)
+    with np.errstate(all="ignore"):
+        unit, d = unit_diagonal(gram(dr / big[:, None, :], om))
+    return unit, big * d
+
+
+def inverse_factored(U: np.ndarray, d: np.ndarray, *, det_floor: float = 1e-6) -> np.ndarray:
+    """Pseudo-inverses of ``d_i U_ij d_j`` from the factors of :func:`unit_diagonal`.
+
+    For k <= 3 the cofactor inverse of ``U`` where it is well conditioned (determinant above
+    ``det_floor``; there it agrees with LAPACK's ``pinv`` to round-off), ``np.linalg.pinv``
+    elsewhere and for larger k. The result is divided by ``d`` on each side in turn, so that it
+    neither over- nor underflows where ``d_i d_j`` would, and symmetrised.
+    """
+    k = U.shape[1]
+    with np.errstate(all="ignore"):
         if k == 0 or k > 3:
-            inv = np.linalg.pinv(An)
+            inv = np.linalg.pinv(U)
         else:
-            inv, det = adjugate(An)
+            inv, det = adjugate(U)
             inv /= det[:, None, None]
             good = np.isfinite(inv).all(axis=(1, 2)) & (np.abs(det) > det_floor)
             if not good.all():
                 bad = np.flatnonzero(~good)
-                inv[bad] = np.linalg.pinv(An[bad])
-        return inv / outer
+                inv[bad] = np.linalg.pinv(U[bad])
+        inv = inv / d[:, :, None] / d[:, None, :]
+        return (inv + inv.transpose(0, 2, 1)) / 2
+
+
+def inverse_scaled(A: np.ndarray, *, det_floor: float = 1e-6) -> np.ndarray:
+    """Pseudo-inverses of symmetric ``(m, k, k)`` matrices, with unit-diagonal scaling
+    (:func:`inverse_factored` of :func:`unit_diagonal`)."""
+    return inverse_factored(*unit_diagonal(A), det_floor=det_floor)
 
 
 def adjugate(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

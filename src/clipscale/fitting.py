@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from . import forms
+from ._engine.batch import Batch
+from ._engine.covariance import covariance
 from ._engine.grid import grid_starts
 from ._engine.problem import Problem
 from .exceptions import (
@@ -160,7 +162,7 @@ def _setup(form, x, y, loss_obj, weights, fixed, bounds, params):
     x_arr, y_arr, w = validate_data(
         form, x, y, weights=weights, y_greater_than=loss_obj.y_greater_than, min_points=len(free)
     )
-    return Problem(form, loss_obj, x_arr, y_arr, w, fixed_vals, lo, hi), extra_start
+    return Problem(Batch(form, loss_obj, x_arr, lo, hi, fixed_vals), y_arr, w), extra_start
 
 
 def fit_power_law(x: Any, y: Any, **kwargs: Any) -> FitResult:
@@ -249,30 +251,14 @@ def _make_result(
     params = problem.as_dict(theta)
     stderr = {p: 0.0 for p in names}
     cov = np.full((k, k), np.nan)
-    with np.errstate(all="ignore"):
-        r = problem.residuals(theta)
-        J = problem.sw[:, None] * problem.residual_jacobian(theta)
-    if k and dof > 0 and np.all(np.isfinite(J)):
-        s2 = float(np.sum(problem.w * r**2)) / dof
-        # column norms taken after scaling by the largest entry: J^T J itself can overflow
-        # (a Jacobian column ~1e200 where a fit drives a scale parameter to ~1e-200)
-        big = np.max(np.abs(J), axis=0)
-        big = np.where(big > 0, big, 1.0)
-        dn = np.linalg.norm(J / big, axis=0)
-        dn = np.where(dn > 0, dn, 1.0)
-        Ju = J / big / dn
-        d = big * dn
-        scaled = Ju.T @ Ju
-        cond = np.linalg.cond(scaled)
-        with np.errstate(over="ignore", under="ignore"):  # divide twice: d*d can under/overflow
-            cov = np.linalg.pinv(scaled) / d[:, None] / d[None, :] * s2
-            cov = (cov + cov.T) / 2  # pinv is symmetric only to rounding
-        if not np.isfinite(cond) or cond > 1e12:
+    if k and dof > 0:
+        cov, cond = covariance(problem.batch, theta, problem.y, problem.w, dof)
+        if cond is not None and (not np.isfinite(cond) or cond > 1e12):
             notes.append(
                 f"poorly conditioned: the Jacobian's condition number is {cond:.3g}; some "
                 "parameters are not separately identified by this data"
             )
-    elif k and dof <= 0:
+    elif k:
         notes.append(f"no degrees of freedom left ({n} points, {k} free parameters): no errors")
     for j, p in enumerate(free):
         stderr[p] = float(np.sqrt(cov[j, j])) if cov[j, j] >= 0 else np.nan

@@ -92,8 +92,9 @@ class Batch:
             t_hat = self.loss.predict_transformed(self.form, self.params(theta), self.x)
         return np.broadcast_to(t_hat, (theta.shape[0], self.n))
 
-    def residual_jacobian(self, theta: np.ndarray) -> np.ndarray:
-        """``d (t(y) - t(yhat)) / d theta_free``, shape ``(m, n, k)``; non-finite entries are 0."""
+    def residual_jacobian(self, theta: np.ndarray, *, finite: bool = True) -> np.ndarray:
+        """``d (t(y) - t(yhat)) / d theta_free``, shape ``(m, n, k)``; non-finite entries are 0
+        (kept as they are with ``finite=False``)."""
         p = self.params(theta)
         with np.errstate(all="ignore"):
             jac = self.form.jacobian(p, self.x)
@@ -107,7 +108,9 @@ class Batch:
             else:
                 out = jac * -self.loss.dtransform(self.form.predict(p, self.x))[..., None]
         out = np.broadcast_to(out, (theta.shape[0], self.n, self.free_idx.size))
-        return out if np.isfinite(out).all() else np.where(np.isfinite(out), out, 0.0)
+        if not finite or np.isfinite(out).all():
+            return out
+        return np.where(np.isfinite(out), out, 0.0)
 
     def value(self, theta: np.ndarray, ty: np.ndarray, w: np.ndarray) -> np.ndarray:
         """``sum_i w_i rho(r_i)`` per resample (``inf`` where not finite).

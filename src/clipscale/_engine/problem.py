@@ -15,21 +15,28 @@ import numpy as np
 from scipy.optimize import least_squares, minimize
 
 from .. import _linalg as la
+from .batch import Batch
 
 
 class Problem:
-    """Data, loss and parameter layout of one fit."""
+    """One fit: the layout of a :class:`~clipscale._engine.batch.Batch` (form, loss, inputs,
+    bounds, fixed parameters) with one target vector ``y`` and one weight vector ``w``.
 
-    def __init__(self, form, loss, x, y, w, fixed, lo, hi):
-        self.form, self.loss, self.x, self.y, self.w = form, loss, x, y, w
-        self.fixed, self.lo, self.hi = fixed, lo, hi
-        self.names = form.param_names
-        self.free_idx = np.array([i for i, p in enumerate(self.names) if p not in fixed], int)
-        self.ty = loss.transform(y)
+    Predictions and Jacobians are the batch's, at one parameter vector (a batch of one row),
+    so the point fit and the bootstrap evaluate the same expressions.
+    """
+
+    def __init__(self, batch: Batch, y: np.ndarray, w: np.ndarray):
+        self.batch, self.y, self.w = batch, y, w
+        self.form, self.loss, self.x = batch.form, batch.loss, batch.x
+        self.fixed, self.lo, self.hi = batch.fixed, batch.lo, batch.hi
+        self.names, self.free_idx = batch.names, batch.free_idx
+        self.ty = self.loss.transform(y)
         self.sw = np.sqrt(w)
         # first-order weights that make the linear sub-problem match the loss near the data
-        self.sw_lin = np.sqrt(w * loss.dtransform(y) ** 2)
+        self.sw_lin = np.sqrt(w * self.loss.dtransform(y) ** 2)
         free = set(self.free_idx.tolist())
+        form = self.form
         self.lin_free_idx = np.array(
             [i for i, p in enumerate(self.names) if p in form.linear and i in free], int
         )
@@ -46,7 +53,7 @@ class Problem:
         return theta
 
     def transformed_prediction(self, theta: np.ndarray) -> np.ndarray:
-        return self.loss.predict_transformed(self.form, self.as_dict(theta), self.x)
+        return self.batch.transformed(theta[None])[0]
 
     def residuals(self, theta: np.ndarray) -> np.ndarray:
         """``t(y) - t(yhat)`` (unweighted)."""
@@ -57,11 +64,8 @@ class Problem:
         return self.loss.value(self.ty - self.transformed_prediction(theta), self.w)
 
     def residual_jacobian(self, theta: np.ndarray) -> np.ndarray:
-        """``d r / d theta_free`` of the unweighted residuals."""
-        p = self.as_dict(theta)
-        yhat = self.form.predict(p, self.x)
-        jac = self.form.jacobian(p, self.x)[:, self.free_idx]
-        return -self.loss.dtransform(yhat)[:, None] * jac
+        """``d r / d theta_free`` of the unweighted residuals (non-finite entries 0)."""
+        return self.batch.residual_jacobian(theta[None])[0]
 
     def search(self, starts: list[np.ndarray]) -> tuple[np.ndarray, float]:
         """Polish every start over the nonlinear parameters, then the best over all."""

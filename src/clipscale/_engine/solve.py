@@ -32,7 +32,7 @@ def _degenerate(batch: Batch, w: np.ndarray) -> np.ndarray:
 
 def _fallback(batch: Batch, theta: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Refit one resample with the scalar fitter's start search and polish."""
-    prob = Problem(batch.form, batch.loss, batch.x, y, w, dict(batch.fixed), batch.lo, batch.hi)
+    prob = Problem(batch, y, w)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         best, _ = prob.polish(theta)
