@@ -125,8 +125,6 @@ def test_bootstrap_intervals_from_draws():
 
 @pytest.mark.slow
 def test_with_the_library_bootstrap(epoch_fit):
-    if not hasattr(epoch_fit, "bootstrap"):
-        pytest.skip("clipscale has no FitResult.bootstrap yet")
     boot = epoch_fit.bootstrap(n_resamples=200, rng=0)
     out = compute_optimal(boot, 5.76e23)
     assert out["tokens_per_param_low"].iloc[0] < 18 < out["tokens_per_param_high"].iloc[0]

@@ -113,11 +113,6 @@ def _x_columns(args: argparse.Namespace, form: Form) -> list[str]:
     if args.bootstrap is not None:
         if args.bootstrap < 2:
             raise DataError(f"--bootstrap needs at least 2 resamples, got {args.bootstrap}")
-        if not hasattr(FitResult, "bootstrap"):  # a build without it (tests/test_cli.py pins it)
-            raise DataError(
-                "bootstrap intervals are not available in this version of clipscale "
-                "(FitResult.bootstrap is missing); drop --bootstrap"
-            )
     names = [c.strip() for c in args.x.split(",") if c.strip()]
     if len(names) != len(form.inputs):
         example = ",".join(form.inputs)

@@ -120,14 +120,8 @@ def _predict_table(obj: FitResult | BootstrapResult, x: Any, level: float) -> pd
     if isinstance(obj, BootstrapResult):
         out = obj.predict_interval(x, confidence_level=level)
     else:
-        try:
-            out = obj.predict(x, confidence_level=level)
-        except TypeError:  # a predict without intervals (a stand-in, e.g. in the tests)
-            out = obj.predict(x)
-    if isinstance(out, pd.DataFrame):
-        return pd.concat([table, out.reset_index(drop=True)], axis=1)
-    table["estimate"] = np.atleast_1d(out)
-    return table
+        out = obj.predict(x, confidence_level=level)
+    return pd.concat([table, out.reset_index(drop=True)], axis=1)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
