@@ -3,14 +3,14 @@
 The search has three steps:
 
 1. **Grid** the nonlinear parameters (exponents, breaks, shifts) over ranges the form derives
-   from the data (``_grid.py``).
+   from the data (``forms._base.start_grid``, searched by ``_engine.grid``).
 2. **Variable projection**: for every grid point at once, solve the linear parameters exactly
    by bounded weighted linear least squares (weights that make the linear problem match the
    loss to first order, e.g. ``1/y**2`` for log losses), then score each grid point on the
    real loss.
 3. **Polish** the best few grid points with ``scipy.optimize.least_squares`` (analytic
    Jacobian, bounds), or ``scipy.optimize.minimize`` for losses that are not sums of squares
-   (``_problem.py``).
+   (``_engine.problem``).
 
 Nothing is random, so a fit is deterministic for a given input.
 """

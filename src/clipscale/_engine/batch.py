@@ -5,7 +5,7 @@ Bayesian: Dirichlet weights, cluster: group counts) or a new target vector (resi
 All ``m`` resamples share ``x``, so every step below works on arrays with a leading resample
 axis and the forms' broadcasting ``predict`` / ``jacobian`` ((m, 1) parameters -> (m, n)).
 
-1. **Levenberg–Marquardt, batched** (:mod:`clipscale._lm`): warm-started from the point
+1. **Levenberg–Marquardt, batched** (:mod:`clipscale._engine.lm`): warm-started from the point
    estimate with each resample's free linear parameters re-solved for its own weights
    (variable projection); each resample keeps its own damping ``lambda`` and its own accept /
    reject decision (Nielsen's gain-ratio update). Steps come from the ``(m, k, k)`` normal
@@ -20,7 +20,7 @@ axis and the forms' broadcasting ``predict`` / ``jacobian`` ((m, 1) parameters -
    with acceptance on the exact loss. A resample stops when the Newton decrement (the decrease
    the undamped Gauss–Newton step still predicts) is below ``1e-11`` of its loss, or when ten
    iterations lowered its loss by less than ``1e-9`` of itself.
-2. **Grid check** (:mod:`clipscale._grid_check`): variable projection of the form's start
+2. **Grid check** (:mod:`clipscale._engine.grid_check`): variable projection of the form's start
    grid for every resample's weights at once (Gram matrices of all grid points by one matrix
    product, bounded linear solves by enumerating the faces of the box), the best candidates
    scored on the exact loss. A resample whose best grid point beats its LM solution belongs

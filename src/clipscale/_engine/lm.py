@@ -1,4 +1,4 @@
-"""Batched Levenberg–Marquardt: one iteration advances every resample (see ``_batched``)."""
+"""Batched Levenberg–Marquardt: one iteration advances every resample (see ``_engine.batch``)."""
 
 from __future__ import annotations
 
